@@ -1,0 +1,151 @@
+"""The session object a paper notebook works through.
+
+    run = scalinglab.start("kaplan2020_neural_lm", profile=profile, device=device,
+                           seed=seed, executor=executor, workers=workers, out_dir=out_dir)
+    grid = run.pick({"ci": {...}, "cpu": {...}, "gpu": {...}})
+    ...
+    run.savefig(fig, "loss_vs_params")
+    run.claim("alpha_N", "...", paper_value=0.076, paper_source="Eq. 1.1", ours=..., criterion=within(rel=0.3))
+    run.finish()   # writes out_dir/claims/<paper>.json and shows the scorecard
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from scalinglab.repro import paths
+from scalinglab.repro.claims import Claim, Criterion, Scorecard
+from scalinglab.repro.plotting import save_figure, use_style
+from scalinglab.repro.profiles import (
+    EXECUTORS, PROFILES, ParameterError, check_choice, check_int, pick, resolve_device,
+)
+from scalinglab.repro.provenance import now_iso, stable_provenance
+
+PAPER_ID = re.compile(r"^[a-z]+[0-9]{4}_[a-z0-9_]+$")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    import numpy as np
+    np.random.seed(seed)
+    try:
+        import torch
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+def configure_torch(profile: str, device: str) -> None:
+    """Threads, determinism and denormals as the profile needs them."""
+    try:
+        import torch
+    except ImportError:
+        return
+    if device == "cpu":
+        # Denormal floats made a 4.7M-parameter GPT 30x slower on a 2-core machine.
+        torch.set_flush_denormal(True)
+    if profile == "ci":
+        # One thread and deterministic kernels: the stored outputs must be identical on
+        # every machine, and the reduction order of a matmul depends on the thread count.
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    if device == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+class PaperRun:
+    """Validated parameters, output folders, figures and claims of one notebook run."""
+
+    def __init__(self, paper: str, *, profile: str, device: str, seed: int, executor: str,
+                 workers: int, out_dir: str | os.PathLike, title: str = "", citation: str = ""):
+        if not PAPER_ID.match(paper):
+            raise ParameterError(f"paper id {paper!r} must look like 'kaplan2020_neural_lm'")
+        self.paper = paper
+        self.profile = check_choice("profile", profile, PROFILES)
+        self.device = resolve_device(device)
+        self.seed = check_int("seed", seed, minimum=0)
+        self.executor = check_choice("executor", executor, EXECUTORS)
+        self.workers = check_int("workers", workers, minimum=1)
+        if not isinstance(out_dir, (str, os.PathLike)) or str(out_dir) == "":
+            raise ParameterError(f"out_dir={out_dir!r} must be a folder path")
+        self.out_dir = paths.resolve(out_dir)
+        self.figure_dir = self.out_dir / "figures" / paper
+        self.cache_dir = paths.cache_dir()
+        self.scorecard = Scorecard(paper, self.profile, title=title, citation=citation)
+        self.started = time.perf_counter()
+        self.started_at = now_iso()
+        self.figures: list[str] = []
+        seed_everything(self.seed)
+        configure_torch(self.profile, self.device)
+        use_style()
+
+    # -- parameters ---------------------------------------------------------------
+    def pick(self, per_profile: dict[str, Any]) -> Any:
+        """This profile's entry of a ``{"ci": ..., "cpu": ..., "gpu": ...}`` dict."""
+        return pick(self.profile, per_profile)
+
+    @property
+    def progress(self) -> bool:
+        """Whether to show progress bars: not at the ci profile (stored outputs stay
+        clean) nor when SCALINGLAB_PROGRESS=0."""
+        return self.profile != "ci" and os.environ.get("SCALINGLAB_PROGRESS", "1") != "0"
+
+    def tqdm(self, iterable=None, **kwargs):
+        from tqdm.auto import tqdm
+        kwargs.setdefault("disable", not self.progress)
+        return tqdm(iterable, **kwargs)
+
+    # -- outputs --------------------------------------------------------------------
+    def savefig(self, fig, name: str) -> None:
+        """Save as PNG and SVG under ``out_dir/figures/<paper>/``."""
+        if not re.match(r"^[A-Za-z0-9_.-]+$", name):
+            raise ParameterError(f"figure name {name!r} may use letters, digits, _ . - only")
+        save_figure(fig, self.out_dir, self.paper, name)
+        self.figures.append(name)
+
+    def claim(self, id: str, statement: str, *, paper_value: float | None, paper_source: str,
+              ours: float | None, criterion: Criterion,
+              ours_interval: Sequence[float] | None = None,
+              paper_interval: Sequence[float] | None = None, min_profile: str = "ci",
+              kind: str = "rerun", unit: str = "", note: str = "",
+              tags: Sequence[str] = ()) -> Claim:
+        return self.scorecard.add(
+            id, statement, paper_value=paper_value, paper_source=paper_source, ours=ours,
+            criterion=criterion, ours_interval=ours_interval, paper_interval=paper_interval,
+            min_profile=min_profile, kind=kind, unit=unit, note=note, tags=tags)
+
+    def provenance(self) -> dict[str, Any]:
+        return stable_provenance(device=self.device, seed=self.seed, profile=self.profile)
+
+    def finish(self) -> Scorecard:
+        """Write the claims file (stable content) and the run sidecar (timing), and
+        return the scorecard so the cell displays it."""
+        wall = time.perf_counter() - self.started
+        prov = self.provenance()
+        self.scorecard.save(self.out_dir, provenance=prov)
+        sidecar = self.out_dir / "claims" / f"{self.paper}.run.json"
+        sidecar.write_text(json.dumps({
+            "paper": self.paper, "profile": self.profile, "device": self.device,
+            "started_at": self.started_at, "finished_at": now_iso(),
+            "wall_time_s": round(wall, 2), "figures": self.figures, "provenance": prov,
+        }, indent=2, sort_keys=True) + "\n")
+        return self.scorecard
+
+    def __repr__(self) -> str:
+        return (f"{self.paper} · profile {self.profile} · device {self.device} · seed "
+                f"{self.seed} · executor {self.executor} × {self.workers}")
+
+
+def start(paper: str, *, profile: str = "ci", device: str = "auto", seed: int = 0,
+          executor: str = "local", workers: int = 1, out_dir: str | os.PathLike = "build/lab",
+          title: str = "", citation: str = "") -> PaperRun:
+    """Validate a notebook's parameters, seed everything, apply the plot style."""
+    return PaperRun(paper, profile=profile, device=device, seed=seed, executor=executor,
+                    workers=workers, out_dir=out_dir, title=title, citation=citation)

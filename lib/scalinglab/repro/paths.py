@@ -1,0 +1,42 @@
+"""Where things live: the project root, the build folder and the shared run cache."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def project_root() -> Path:
+    """The scalinglab checkout this library was installed from (editable install), or
+    the current directory when the library is used outside a checkout."""
+    candidate = PACKAGE_DIR.parents[1]  # lib/scalinglab -> lib -> root
+    if (candidate / "pyproject.toml").exists() and (candidate / "notebooks").is_dir():
+        return candidate
+    return Path.cwd()
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("SCALINGLAB_BUILD", project_root() / "build"))
+
+
+def cache_dir() -> Path:
+    """The run cache shared by every notebook and profile (overridable for tests)."""
+    return Path(os.environ.get("SCALINGLAB_CACHE", build_dir() / "cache"))
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """Relative paths are taken from the project root, so a notebook's ``out_dir``
+    means the same thing in JupyterLab, under nbval and under the runner."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project_root() / p
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as it may be printed in a notebook: relative to the project root, so no
+    stored output names a folder of the machine that ran it."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(project_root().resolve()))
+    except ValueError:
+        return p.name
