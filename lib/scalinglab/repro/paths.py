@@ -9,7 +9,10 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 def project_root() -> Path:
     """The scalinglab checkout this library was installed from (editable install), or
-    the current directory when the library is used outside a checkout."""
+    the current directory when the library is used outside a checkout.
+    ``SCALINGLAB_ROOT`` overrides it (the runner sets it for the kernels it starts)."""
+    if os.environ.get("SCALINGLAB_ROOT"):
+        return Path(os.environ["SCALINGLAB_ROOT"])
     candidate = PACKAGE_DIR.parents[1]  # lib/scalinglab -> lib -> root
     if (candidate / "pyproject.toml").exists() and (candidate / "notebooks").is_dir():
         return candidate

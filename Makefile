@@ -1,0 +1,92 @@
+# scalinglab — `make help` lists the targets.
+#
+# Every target depends on the virtual environment, so `make reproduce` and `make test`
+# each work on a fresh machine by themselves. The environment is built once and rebuilt
+# only when requirements*.txt change.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-stamp
+CLUSTER_STAMP := $(VENV)/.requirements-cluster-stamp
+
+# make reproduce variables (see README): PAPERS=a,b PROFILE=ci|cpu|gpu JOBS=n FORCE=1
+# EXECUTOR=local|dask|ray|slurm WORKERS=n DEVICE=auto|cpu|cuda|mps
+export PAPERS PROFILE JOBS FORCE EXECUTOR WORKERS DEVICE
+
+# Published data: a local mirror when one sits beside the checkout, else downloads
+# pinned by commit and sha256 (data/remote.yaml).
+MIRROR := $(abspath ../shared/mirror)
+ifeq ($(origin SCALINGLAB_DATA_MIRROR), undefined)
+ifneq ($(wildcard $(MIRROR)/MANIFEST.tsv),)
+export SCALINGLAB_DATA_MIRROR := $(MIRROR)
+endif
+endif
+
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+         --nbval-cell-timeout=600 --nbval-kernel-startup-timeout=120
+TEST_JOBS ?= 2
+
+.PHONY: help setup setup-cluster test test-unit test-notebooks reproduce golden lab site serve \
+        bench new-paper clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@if [ -f $(STAMP) ]; then echo "requirements changed: updating $(VENV)"; fi
+	@$(PYTHON_BOOT) -c 'import sys; assert sys.version_info >= (3, 11), "scalinglab needs Python >= 3.11"'
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+$(CLUSTER_STAMP): requirements-cluster.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-cluster.txt
+	@touch $(CLUSTER_STAMP)
+
+setup: $(STAMP) ## build the virtual environment (.venv) from requirements.txt
+
+setup-cluster: $(CLUSTER_STAMP) ## add the Dask/Ray/Slurm executors to .venv
+
+test: $(STAMP) $(CLUSTER_STAMP) ## unit tests, then every notebook under nbval at the ci profile
+	$(PY) -m pytest tests -n $(TEST_JOBS) --dist loadfile -q
+	$(PY) -m pytest notebooks $(NBVAL) -n $(TEST_JOBS) --dist loadfile -q -p no:cacheprovider
+
+test-unit: $(STAMP) $(CLUSTER_STAMP) ## unit tests only
+	$(PY) -m pytest tests -n $(TEST_JOBS) --dist loadfile -q
+
+test-notebooks: $(STAMP) ## nbval over notebooks/ at the ci profile
+	$(PY) -m pytest notebooks $(NBVAL) -n $(TEST_JOBS) --dist loadfile -q -p no:cacheprovider
+
+reproduce: $(STAMP) ## run the notebooks (PAPERS= PROFILE= JOBS= FORCE=1) and write the scorecard
+	$(PY) -m scalinglab.cli reproduce
+
+golden: $(STAMP) ## re-execute notebooks in place at the ci profile (the outputs nbval checks)
+	$(PY) -m scalinglab.cli golden
+
+lab: $(STAMP) ## open JupyterLab on notebooks/
+	$(VENV)/bin/jupyter lab notebooks
+
+site: $(STAMP) ## build the static site from build/notebooks/<profile> (PROFILE=ci by default)
+	@if [ ! -d build/notebooks/$(or $(PROFILE),ci) ]; then $(PY) -m scalinglab.cli reproduce --profile $(or $(PROFILE),ci); fi
+	$(PY) -m scalinglab.site build --profile $(or $(PROFILE),ci)
+
+serve: $(STAMP) ## serve the built site on localhost
+	$(PY) -m scalinglab.site serve
+
+bench: $(STAMP) $(CLUSTER_STAMP) ## speed and accuracy benchmarks (ratios against references run alongside)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+new-paper: $(STAMP) ## scaffold a notebook: make new-paper ID=smith2024_topic TITLE="..."
+	$(PY) -m scalinglab.cli new-paper "$(ID)" --title "$(TITLE)"
+
+clean: ## remove build outputs
+	rm -rf build site/_build
+
+distclean: clean ## also remove the virtual environment
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,57 @@
+"""Structural checks every paper notebook must pass (run by the tests and the scaffold)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+REQUIRED_PARAMETERS = ("profile", "device", "seed", "executor", "workers", "out_dir")
+# Folders of a machine that must never appear in stored outputs.
+MACHINE_PATH = re.compile(r"(/root/|/work/|/tmp/|/home/[a-z]|/Users/[A-Za-z]|[A-Z]:\\\\Users)")
+ANNOTATED = re.compile(r"^(\w+)\s*:\s*[\w\[\], |]+\s*=\s*.+?\s+#\s*\S", re.M)
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def check_notebook(path: str | Path) -> list[str]:
+    """Problems with a paper notebook, as sentences; empty when it is fine."""
+    path = Path(path)
+    problems: list[str] = []
+    try:
+        nb = json.loads(path.read_text())
+    except ValueError as exc:
+        return [f"not valid JSON: {exc}"]
+    cells = nb.get("cells", [])
+    if not any(c.get("cell_type") == "markdown" and _source(c).lstrip().startswith("# ")
+               for c in cells[:2]):
+        problems.append("no H1 title in its first cells")
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        problems.append(f"needs exactly one cell tagged 'parameters' (found {len(tagged)})")
+    else:
+        annotated = set(ANNOTATED.findall(_source(tagged[0])))
+        missing = [p for p in REQUIRED_PARAMETERS if p not in annotated]
+        if missing:
+            problems.append("parameters cell lacks annotated (name: type = value  # help) "
+                            f"entries for {', '.join(missing)}")
+    if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
+        problems.append("kernelspec name is not 'python3'")
+    code = [c for c in cells if c.get("cell_type") == "code"]
+    if not any(c.get("outputs") for c in code):
+        problems.append("no stored outputs (run `make golden`): nbval would pass vacuously")
+    if any(c.get("outputs") and not c.get("execution_count") for c in code):
+        problems.append("outputs without execution counts: not produced by `make golden`")
+    for c in code:
+        for out in c.get("outputs", []):
+            if out.get("output_type") == "error":
+                problems.append(f"a stored output is an error ({out.get('ename')})")
+    blob = json.dumps([c.get("outputs", []) for c in code])
+    hit = MACHINE_PATH.search(blob)
+    if hit:
+        problems.append(f"an output shows a path of the machine ({hit.group(0)}…)")
+    if not re.match(r"^[a-z]+[0-9]{4}_[a-z0-9_]+\.ipynb$", path.name):
+        problems.append("file name is not <firstauthor><year>_<topic>.ipynb")
+    return problems

@@ -1,0 +1,91 @@
+"""``scalinglab new-paper``: a notebook skeleton that already passes the suite's checks
+(H1 title, annotated parameters cell, kernel python3, stored ci outputs, catalogue entry)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from scalinglab.repro import paths
+from scalinglab.repro.notebook import PAPER_ID
+from scalinglab.repro.profiles import ParameterError
+
+PARAMETERS = '''\
+profile: str = "ci"  # ci|cpu|gpu: how much compute to spend
+device: str = "auto"  # auto|cpu|cuda|mps
+seed: int = 0  # seed for every random number generator
+executor: str = "local"  # local|dask|ray|slurm: where sweep runs execute
+workers: int = 1  # parallel sweep workers
+out_dir: str = "build/lab"  # figures and claims (relative paths start at the project root)'''
+
+
+def scaffold_notebook(paper: str, title: str, citation: str = "") -> nbformat.NotebookNode:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    params = code(PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    cells = [
+        md(f"# {title}\n\n{citation or 'Authors, year, arXiv id.'}\n\n"
+           "**What the paper claims, in our words.** Replace this paragraph with the claims this "
+           "notebook checks, and what our setup changes (data, scale, tokenizer)."),
+        params,
+        code("import scalinglab as sl\n"
+             "from scalinglab.repro import within, contains_paper, in_range, greater_than, less_than\n\n"
+             f"run = sl.start({paper!r}, profile=profile, device=device, seed=seed,\n"
+             "               executor=executor, workers=workers, out_dir=out_dir,\n"
+             f"               title={title!r}, citation={citation!r})\n"
+             "run"),
+        md("## Grids\n\nWhat each profile runs, in plain sight."),
+        code('grid = run.pick({\n    "ci": {"sizes": [1, 2]},\n    "cpu": {"sizes": [1, 2, 4, 8]},\n'
+             '    "gpu": {"sizes": [1, 2, 4, 8, 16, 32]},\n})\ngrid'),
+        md("## Data\n\nRun the sweep through the run cache (`scalinglab.sweep.run_sweep`) or load "
+           "published data through the registry (`scalinglab.data.published`)."),
+        md("## Fit\n\nFit with `scalinglab.fit`; every fit prints its choices."),
+        md("## Figures\n\nSave each figure with `run.savefig(fig, name)`."),
+        md("## Scorecard\n\nOne `run.claim(...)` per claim of the paper. A claim without a "
+           "computed value is shown as not reproduced."),
+        code('run.claim("first_claim", "State the paper\'s first claim here",\n'
+             '          paper_value=None, paper_source="paper, Table/Figure/Equation",\n'
+             "          ours=None, criterion=within(rel=0.1), min_profile=\"cpu\",\n"
+             '          note="not implemented yet")\nrun.finish()'),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def add_catalogue_entry(paper: str, title: str, catalogue: Path) -> bool:
+    """Append an "in progress" entry to data/papers.yaml unless the notebook is listed."""
+    notebook = f"{paper}.ipynb"
+    text = catalogue.read_text() if catalogue.exists() else "papers:\n"
+    if re.search(rf"notebook:\s*['\"]?{re.escape(notebook)}", text):
+        return False
+    year = re.search(r"[0-9]{4}", paper)
+    quoted = title.replace('"', '\\"')
+    entry = (f"- id: {paper}\n  title: \"{quoted}\"\n  year: {year.group(0) if year else 'null'}\n"
+             f"  arxiv: null\n  category: A2\n  topic: other\n  notebook: {notebook}\n"
+             f"  status: in progress\n  reason: scaffolded, claims not yet implemented\n")
+    indent = "  " if re.search(r"^papers:\s*$", text, re.M) else ""
+    entry = "".join(indent + line + "\n" for line in entry.splitlines())
+    catalogue.write_text(text.rstrip("\n") + "\n" + entry)
+    return True
+
+
+def new_paper(paper: str, title: str, citation: str = "", execute: bool = True,
+              root: Path | None = None) -> Path:
+    if not PAPER_ID.match(paper):
+        raise ParameterError(f"paper id {paper!r} must look like 'smith2024_topic'")
+    root = Path(root) if root else paths.project_root()
+    path = root / "notebooks" / f"{paper}.ipynb"
+    if path.exists():
+        raise ParameterError(f"notebooks/{path.name} exists already")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(scaffold_notebook(paper, title, citation), str(path))
+    added = add_catalogue_entry(paper, title, root / "data" / "papers.yaml")
+    print(f"wrote notebooks/{path.name}" + (" and its entry in data/papers.yaml" if added else ""))
+    if execute:
+        from scalinglab.repro.runner import golden
+        if golden([paper], root=root):
+            raise ParameterError(f"the new notebook {path.name} failed to execute")
+    return path
