@@ -65,8 +65,11 @@ def add_catalogue_entry(paper: str, title: str, catalogue: Path) -> bool:
     quoted = title.replace('"', '\\"')
     entry = (f"- id: {paper}\n  title: \"{quoted}\"\n  year: {year.group(0) if year else 'null'}\n"
              f"  arxiv: null\n  category: A2\n  topic: other\n  notebook: {notebook}\n"
-             f"  status: in progress\n  reason: scaffolded, claims not yet implemented\n")
-    indent = "  " if re.search(r"^papers:\s*$", text, re.M) else ""
+             f"  status: in progress\n  reason: scaffolded, claims not yet implemented\n"
+             f"  source: added\n")
+    # follow the file's own indentation of list items under `papers:`
+    first_item = re.search(r"^( *)- ", text, re.M)
+    indent = first_item.group(1) if first_item else ""
     entry = "".join(indent + line + "\n" for line in entry.splitlines())
     catalogue.write_text(text.rstrip("\n") + "\n" + entry)
     return True
