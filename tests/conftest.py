@@ -1,25 +1,11 @@
-"""Shared test setup.
-
-Notebook kernels started by tests (nbval, the runner tests) inherit this environment:
-one BLAS thread and a fixed hash seed, as at the ci profile, and no progress bars. The
-published-data mirror beside the checkout is used when present, so no test downloads."""
+"""Fixtures shared by the unit tests (the environment is set in the root conftest.py)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-
-for key, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                   "PYTHONHASHSEED": "0", "SCALINGLAB_PROGRESS": "0",
-                   "RAY_USAGE_STATS_ENABLED": "0"}.items():
-    os.environ.setdefault(key, value)
-
-_mirror = ROOT.parent / "shared" / "mirror"
-if "SCALINGLAB_DATA_MIRROR" not in os.environ and (_mirror / "MANIFEST.tsv").exists():
-    os.environ["SCALINGLAB_DATA_MIRROR"] = str(_mirror)
 
 
 @pytest.fixture
