@@ -1,0 +1,273 @@
+"""Fitting entry points: ``fit_law``, ``fit_power_law``, ``loglog_slope``."""
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from scalinglab.fit import engine
+from scalinglab.fit.engine import LOSSES, OPTIMIZERS, REDUCTIONS, SPACES, Problem
+from scalinglab.fit.laws import Law, LogLogLine, PowerLaw, get_law
+from scalinglab.fit.result import FitResult
+
+
+class FitDataError(ValueError):
+    """The data cannot be fitted as given (missing column, NaN, non-positive values,
+    too few points, mismatched lengths). The message is one line."""
+
+
+# ----------------------------------------------------------------------------------
+# Input checks
+# ----------------------------------------------------------------------------------
+def _column(data: Any, name: str) -> Any:
+    if hasattr(data, "columns"):
+        if name not in data.columns:
+            raise FitDataError(f"missing column {name!r} (columns: {', '.join(map(str, data.columns))})")
+        return data[name]
+    if isinstance(data, Mapping):
+        if name not in data:
+            raise FitDataError(f"missing column {name!r} (columns: {', '.join(map(str, data))})")
+        return data[name]
+    raise FitDataError(f"data must be a DataFrame or a mapping of columns, got {type(data).__name__}")
+
+
+def _as_vector(name: str, values: Any) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise FitDataError(f"column {name!r} is not numeric") from None
+    if arr.ndim != 1:
+        raise FitDataError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        rows = ", ".join(map(str, bad[:5])) + (" ..." if bad.size > 5 else "")
+        raise FitDataError(f"column {name!r} has {bad.size} NaN/inf value(s) (rows {rows})")
+    nonpos = np.flatnonzero(arr <= 0)
+    if nonpos.size:
+        rows = ", ".join(map(str, nonpos[:5])) + (" ..." if nonpos.size > 5 else "")
+        raise FitDataError(f"column {name!r} has {nonpos.size} non-positive value(s) (rows {rows}); "
+                           "scaling-law fits need positive sizes and losses")
+    return arr
+
+
+def prepare(law: Law, data: Any, y: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Checked float arrays for the law's inputs and the target."""
+    if isinstance(y, str):
+        y_arr = _as_vector(y, _column(data, y))
+    else:
+        y_arr = _as_vector("y", y)
+    X = {}
+    for col in law.inputs:
+        if data is None or (not hasattr(data, "columns") and not isinstance(data, Mapping)):
+            if len(law.inputs) == 1 and data is not None:
+                X[col] = _as_vector(col, data)
+                continue
+        X[col] = _as_vector(col, _column(data, col))
+    for col, arr in X.items():
+        if arr.shape != y_arr.shape:
+            raise FitDataError(f"mismatched lengths: {col!r} has {arr.size} values, target has {y_arr.size}")
+    need = law.min_points()
+    if y_arr.size < need:
+        raise FitDataError(f"{law.name} has {len(law.free)} free parameters and needs at least {need} "
+                           f"points, got {y_arr.size}")
+    return X, y_arr
+
+
+def _check_settings(loss, huber_delta, reduction, space, optimizer, bootstrap, n_jobs, level):
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is not one of {', '.join(LOSSES)}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction={reduction!r} is not one of {', '.join(REDUCTIONS)}")
+    if space not in SPACES:
+        raise ValueError(f"space={space!r} is not one of {', '.join(SPACES)}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+    if not (isinstance(huber_delta, (int, float)) and huber_delta > 0 and math.isfinite(huber_delta)):
+        raise ValueError(f"huber_delta={huber_delta!r} must be a positive number")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ValueError(f"bootstrap={bootstrap!r} must be an integer >= 0")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs={n_jobs!r} must be a positive integer or -1 (all cores)")
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r} must be between 0 and 1")
+
+
+# ----------------------------------------------------------------------------------
+# Bootstrap
+# ----------------------------------------------------------------------------------
+def _bootstrap_chunk(law: Law, X: dict[str, np.ndarray], y: np.ndarray, rows: np.ndarray,
+                     starts: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Refit on each resample (rows: (k, n) indices), all resamples as one batch, from
+    each of ``starts`` (free internal vectors); keep the best per resample."""
+    k = rows.shape[0]
+    Xb = {c: v[rows] for c, v in X.items()}
+    prob = Problem(law, Xb, y[rows], settings["loss"], settings["huber_delta"],
+                   settings["reduction"], settings["space"])
+    best_theta = np.full((k, len(law.free)), np.nan)
+    best_f = np.full(k, np.inf)
+    best_ok = np.zeros(k, dtype=bool)
+    for s in starts:
+        out = engine.levenberg_marquardt(prob, np.repeat(s[None, :], k, axis=0))
+        take = out["objective"] < best_f
+        best_theta[take], best_f[take], best_ok[take] = out["theta"][take], out["objective"][take], out["converged"][take]
+    return best_theta, best_f, best_ok
+
+
+def _bootstrap(law, X, y, theta_hat, extra_starts, settings, n_boot, seed, n_jobs):
+    n = y.size
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, n, size=(n_boot, n))  # drawn up front: results do not depend on n_jobs
+    starts = np.vstack([theta_hat[None, :], extra_starts]) if len(extra_starts) else theta_hat[None, :]
+    if n_jobs == -1:
+        n_jobs = os.cpu_count() or 1
+    n_jobs = max(1, min(int(n_jobs), n_boot))
+    chunks = [c for c in np.array_split(np.arange(n_boot), n_jobs) if c.size]
+    if n_jobs == 1:
+        parts = [_bootstrap_chunk(law, X, y, rows[c], starts, settings) for c in chunks]
+    else:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            futures = [pool.submit(_bootstrap_chunk, law, X, y, rows[c], starts, settings) for c in chunks]
+            parts = [f.result() for f in futures]
+    theta = np.vstack([p[0] for p in parts])
+    ok = np.concatenate([p[2] for p in parts])
+    return theta, ok
+
+
+def percentile_intervals(samples: np.ndarray, names: Sequence[str], level: float) -> dict[str, tuple[float, float]]:
+    q = 100 * (1 - level) / 2
+    out = {}
+    for j, name in enumerate(names):
+        col = samples[:, j]
+        col = col[np.isfinite(col)]
+        if col.size:
+            out[name] = (float(np.percentile(col, q)), float(np.percentile(col, 100 - q)))
+    return out
+
+
+# ----------------------------------------------------------------------------------
+# Public API
+# ----------------------------------------------------------------------------------
+def fit_law(law: "str | Law", data: Any, y: Any = "loss", *, loss: str = "huber",
+            huber_delta: float = 1e-3, reduction: str = "sum", space: str = "log",
+            starts: Any = "default", bootstrap: int = 0, seed: int = 0, n_jobs: int = 1,
+            level: float = 0.95, optimizer: str = "lm", verbose: bool = True,
+            **law_options) -> FitResult:
+    """Fit ``law`` to ``data`` (a DataFrame or mapping with the law's columns, e.g.
+    ``N``, ``D``) against ``y`` (a column name or an array).
+
+    loss: ``"huber"`` (default, as Hoffmann et al. 2022) or ``"lsq"``; huber_delta: the
+    Huber threshold on residuals; reduction: ``"sum"`` or ``"mean"`` over points;
+    space: residuals of log predictions (``"log"``) or raw values (``"linear"``);
+    starts: ``"default"``, a named grid (``"chinchilla-4500"``), an int k or an array;
+    bootstrap: resamples for percentile intervals at ``level`` (parallel over
+    ``n_jobs`` processes, deterministic in ``seed``); optimizer: ``"lm"`` (batched
+    Levenberg-Marquardt + L-BFGS-B polish) or ``"scipy"`` (the plain reference loop).
+    Extra keywords build the law (``fixed={...}``, ``tied=True``, ``breaks=2``)."""
+    law = get_law(law, **law_options)
+    _check_settings(loss, huber_delta, reduction, space, optimizer, bootstrap, n_jobs, level)
+    X, y_arr = prepare(law, data, y)
+    problem = Problem(law, X, y_arr, loss, float(huber_delta), reduction, space)
+    starts_free, how = engine.starting_points(problem, starts)
+    settings: dict[str, Any] = {
+        "law": law.name, "formula": law.formula, "law_spec": law.spec(), "loss": loss,
+        "huber_delta": float(huber_delta), "reduction": reduction, "space": space,
+        "starts": how, "n_starts": int(len(starts_free)), "optimizer": optimizer,
+        "bootstrap": int(bootstrap), "seed": int(seed), "level": level,
+    }
+    out = engine.optimise(problem, starts_free, optimizer=optimizer)
+    theta = np.asarray(out["theta"], dtype=float)
+    full = law.full(theta)[0]
+    params = law.to_public(full)
+    result = FitResult(law=law, params=params, objective=float(out["objective"]),
+                       converged=bool(out["converged"]), at_bound=engine.at_bounds(law, theta),
+                       settings=settings, n_points=int(y_arr.size), level=level)
+    r = problem.residuals(theta[None, :])[0]
+    logr = r if space == "log" else np.log(result.predict(X)) - np.log(y_arr)
+    result.stats = {"rmsle": float(np.sqrt(np.mean(logr ** 2))),
+                    "max_abs_log_residual": float(np.max(np.abs(logr)))}
+    if bootstrap:
+        # other good local optima from the multi-start become extra bootstrap starts, so a
+        # resample whose optimum moved to another basin can still find it
+        alt = out.get("all_theta")
+        extra = np.empty((0, len(law.free)))
+        if alt is not None and len(alt) > 1:
+            order = np.argsort(out["all_objectives"], kind="stable")
+            pick = engine._distinct(alt, order, 3, tol=1e-2)
+            extra = alt[pick[1:]] if pick.size > 1 else extra
+        samples_free, ok = _bootstrap(law, X, y_arr, theta, extra, settings, int(bootstrap), seed, n_jobs)
+        full_samples = law.full(samples_free)
+        names = list(law.names)
+        pub = law.public_array(full_samples)
+        derived_rows = [law._derived(dict(zip(names, row))) for row in pub[:1]]
+        extra_names = list(derived_rows[0]) if derived_rows else []
+        if extra_names:
+            extra_cols = np.array([[law._derived(dict(zip(names, row)))[k] for k in extra_names] for row in pub])
+            pub = np.column_stack([pub, extra_cols])
+        result.samples = pub
+        result.sample_names = tuple(names + extra_names)
+        result.intervals = percentile_intervals(pub, result.sample_names, level)
+        for name in law.fixed:
+            result.intervals.pop(name, None)
+        result.stats["bootstrap_converged_fraction"] = float(np.mean(ok))
+    if verbose:
+        print(result.summary())
+    return result
+
+
+def _settings_line(settings: dict[str, Any], n: int) -> str:
+    loss = settings["loss"] if settings["loss"] == "lsq" else f"huber(delta={settings['huber_delta']:g})"
+    boot = f"{settings['bootstrap']} resamples (seed {settings['seed']})" if settings["bootstrap"] else "none"
+    return (f"fit {settings['law']}: {settings['formula']} · {n} points · loss {loss} · "
+            f"{settings['reduction']} over points · {settings['space']} space · starts: "
+            f"{settings['starts']} · optimizer {settings['optimizer']} · bootstrap {boot}")
+
+
+def fit_power_law(x: Any, y: Any, *, offset: bool = False, loss: str = "lsq",
+                  huber_delta: float = 1e-3, bootstrap: int = 0, seed: int = 0,
+                  n_jobs: int = 1, space: str = "log", verbose: bool = True) -> FitResult:
+    """y = A x^(-alpha) [+ E] (params ``A``, ``alpha``, ``E``); alpha > 0 for
+    decreasing curves. Least squares on log y by default."""
+    return fit_law(PowerLaw(offset=offset), {"x": x}, y, loss=loss, huber_delta=huber_delta,
+                   reduction="sum", space=space, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs,
+                   verbose=verbose)
+
+
+def loglog_slope(x: Any, y: Any, *, bootstrap: int = 0, seed: int = 0, level: float = 0.95,
+                 verbose: bool = False) -> FitResult:
+    """The signed slope of log y against log x by ordinary least squares, with a
+    percentile bootstrap interval (params ``slope``, ``intercept``)."""
+    X, y_arr = prepare(PowerLaw(), {"x": x}, y)
+    lx, ly = np.log(X["x"]), np.log(y_arr)
+
+    def ols(lx, ly):
+        xm, ym = lx.mean(axis=-1, keepdims=True), ly.mean(axis=-1, keepdims=True)
+        sxx = ((lx - xm) ** 2).sum(axis=-1)
+        slope = ((lx - xm) * (ly - ym)).sum(axis=-1) / np.where(sxx > 0, sxx, np.nan)
+        return slope, ym[..., 0] - slope * xm[..., 0]
+
+    if np.ptp(lx) == 0:
+        raise FitDataError("loglog_slope needs at least two distinct x values")
+    slope, intercept = ols(lx, ly)
+    resid = ly - (intercept + slope * lx)
+    line = LogLogLine()
+    settings = {"law": line.name, "formula": line.formula, "law_spec": line.spec(),
+                "loss": "lsq", "huber_delta": 0.0, "reduction": "sum", "space": "log",
+                "starts": "closed form", "n_starts": 0, "optimizer": "ols",
+                "bootstrap": int(bootstrap), "seed": int(seed), "level": level}
+    result = FitResult(law=line, params={"slope": float(slope), "intercept": float(intercept)},
+                       objective=float(0.5 * np.sum(resid ** 2)), converged=True, at_bound=[],
+                       settings=settings, n_points=int(lx.size), level=level,
+                       stats={"rmsle": float(np.sqrt(np.mean(resid ** 2)))})
+    if bootstrap:
+        rng = np.random.default_rng(seed)
+        rows = rng.integers(0, lx.size, size=(int(bootstrap), lx.size))
+        s, i = ols(lx[rows], ly[rows])
+        result.samples = np.column_stack([s, i])
+        result.sample_names = ("slope", "intercept")
+        result.intervals = percentile_intervals(result.samples, result.sample_names, level)
+    if verbose:
+        print(result.summary())
+    return result

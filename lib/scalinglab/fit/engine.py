@@ -1,0 +1,343 @@
+"""The fitting engine: objectives, starting points, a batched optimiser and a polish.
+
+Every choice that moves fitted exponents is an explicit argument here:
+
+- ``loss``: ``"lsq"`` (squared residuals) or ``"huber"`` with ``huber_delta``;
+- ``reduction``: ``"sum"`` or ``"mean"`` of the per-point losses (the optimum is the
+  same; naive optimisers with absolute tolerances are not, see ``optimizer="scipy"``);
+- ``space``: residuals of ``log`` predictions against ``log y`` or in ``linear`` units;
+- ``starts``: the default (a variable-projection grid where the law has linear
+  coefficients, otherwise a data-informed product grid), a named grid such as
+  ``"chinchilla-4500"``, or an integer k (the k best points of the default grid).
+
+The default optimiser (``"lm"``) runs Levenberg-Marquardt on all starts at once as
+numpy arrays of shape (starts, points, params). Huber losses are handled by iteratively
+reweighted least squares (the weights min(1, delta/|r|) make a quadratic that lies above
+the Huber loss and touches it at the current point, so every accepted step lowers the
+true objective). The best few results are then polished with L-BFGS-B on the exact
+objective, rescaled to order one so that its tolerances are relative.
+
+``optimizer="scipy"`` is the straightforward reference: L-BFGS-B from every start with
+finite-difference gradients and scipy's default tolerances on the objective as given.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+from scipy.optimize import minimize
+
+from scalinglab.fit.laws import Law
+
+LOSSES = ("lsq", "huber")
+REDUCTIONS = ("sum", "mean")
+SPACES = ("log", "linear")
+OPTIMIZERS = ("lm", "scipy")
+
+
+def point_losses(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
+    if loss == "lsq":
+        return 0.5 * r * r
+    a = np.abs(r)
+    return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+
+
+def point_psi(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
+    """Derivative of the per-point loss with respect to the residual."""
+    if loss == "lsq":
+        return r
+    return np.clip(r, -delta, delta)
+
+
+def irls_weights(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
+    if loss == "lsq":
+        return np.ones_like(r)
+    a = np.abs(r)
+    return np.where(a <= delta, 1.0, delta / np.maximum(a, 1e-300))
+
+
+@dataclass
+class Problem:
+    """A law, its data and the objective settings. Data arrays are (n,) or, for a
+    batch of bootstrap resamples, (S, n) with one row per start."""
+
+    law: Law
+    X: dict[str, np.ndarray]
+    y: np.ndarray
+    loss: str = "huber"
+    delta: float = 1e-3
+    reduction: str = "sum"
+    space: str = "log"
+
+    def __post_init__(self):
+        self.logy = np.log(self.y)
+        self.idx = self.law.free_index
+        self.n = self.y.shape[-1]
+
+    def rows(self, sel: np.ndarray | None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        if sel is None:
+            return self.X, self.y, self.logy
+        X = {k: (v[sel] if v.ndim == 2 else v) for k, v in self.X.items()}
+        y = self.y[sel] if self.y.ndim == 2 else self.y
+        logy = self.logy[sel] if self.logy.ndim == 2 else self.logy
+        return X, y, logy
+
+    def _scale(self) -> float:
+        return 1.0 / self.n if self.reduction == "mean" else 1.0
+
+    def residuals(self, theta_free: np.ndarray, sel=None) -> np.ndarray:
+        X, y, logy = self.rows(sel)
+        f = self.law.log_predict(self.law.full(theta_free), X)
+        return f - logy if self.space == "log" else np.exp(f) - y
+
+    def residuals_jac(self, theta_free: np.ndarray, sel=None) -> tuple[np.ndarray, np.ndarray]:
+        X, y, logy = self.rows(sel)
+        f, J = self.law.log_jacobian(self.law.full(theta_free), X)
+        J = J[:, :, self.idx]
+        if self.space == "log":
+            return f - logy, J
+        pred = np.exp(f)
+        return pred - y, J * pred[..., None]
+
+    def objective_from_r(self, r: np.ndarray) -> np.ndarray:
+        out = point_losses(r, self.loss, self.delta).sum(axis=-1) * self._scale()
+        return np.where(np.isfinite(out), out, np.inf)
+
+    def objective(self, theta_free: np.ndarray, sel=None) -> np.ndarray:
+        return self.objective_from_r(self.residuals(theta_free, sel))
+
+    def gradient_from(self, r: np.ndarray, J: np.ndarray) -> np.ndarray:
+        return np.einsum("snf,sn->sf", J, point_psi(r, self.loss, self.delta)) * self._scale()
+
+
+def levenberg_marquardt(problem: Problem, theta0: np.ndarray, *, max_iter: int = 400,
+                        ftol: float = 1e-13, xtol: float = 1e-10) -> dict[str, np.ndarray]:
+    """Batched Levenberg-Marquardt with IRLS weights for Huber losses, from every row
+    of ``theta0`` (free internal coordinates) at once, projected onto the bounds.
+    Returns theta, objective, iterations and a converged flag per start."""
+    lo, hi = problem.law.bounds()
+    theta = np.clip(np.array(theta0, dtype=float), lo, hi)
+    S, F = theta.shape
+    every = np.arange(S)
+    sel_all = every if problem.y.ndim == 2 else None
+    r, J = problem.residuals_jac(theta, sel_all)
+    f = problem.objective_from_r(r)
+    lam = np.full(S, 1e-3)
+    done = ~np.isfinite(f)
+    converged = np.zeros(S, dtype=bool)
+    iters = np.zeros(S, dtype=int)
+    eye = np.eye(F)
+    for _ in range(max_iter):
+        act = np.flatnonzero(~done)
+        if act.size == 0:
+            break
+        iters[act] += 1
+        ra, Ja = r[act], J[act]
+        w = irls_weights(ra, problem.loss, problem.delta)
+        Jw = Ja * w[..., None]
+        g = np.einsum("snf,sn->sf", Jw, ra)
+        H = np.einsum("snf,sng->sfg", Jw, Ja)
+        d = np.einsum("sff->sf", H)
+        damp = lam[act, None] * (d + 1e-9 * d.max(axis=1, keepdims=True) + 1e-300)
+        A = H + damp[:, :, None] * eye
+        try:
+            step = -np.linalg.solve(A, g[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = -np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(A, g)])
+        trial = np.clip(theta[act] + step, lo, hi)
+        sel = act if problem.y.ndim == 2 else None
+        r_new, J_new = problem.residuals_jac(trial, sel)
+        f_new = problem.objective_from_r(r_new)
+        f_old = f[act]
+        better = f_new < f_old
+        acc = act[better]
+        theta[acc], r[acc], J[acc], f[acc] = trial[better], r_new[better], J_new[better], f_new[better]
+        lam[acc] = np.maximum(lam[acc] / 3.0, 1e-12)
+        lam[act[~better]] *= 4.0
+        rel = (f_old - f_new) / np.maximum(np.abs(f_old), 1e-300)
+        moved = np.abs(step).max(axis=1)
+        small = better & ((rel < ftol) | (moved < xtol * (1 + np.abs(theta[act]).max(axis=1))))
+        stuck = lam[act] > 1e10
+        converged[act[small | stuck]] = True
+        done[act[small | stuck]] = True
+    return {"theta": theta, "objective": f, "iterations": iters, "converged": converged}
+
+
+def polish(problem: Problem, theta: np.ndarray, *, maxiter: int = 3000) -> tuple[np.ndarray, float, bool, str]:
+    """L-BFGS-B on the exact objective from one point, rescaled by the objective at
+    that point so that scipy's relative tolerances bite at every loss scale."""
+    lo, hi = problem.law.bounds()
+    x0 = np.clip(np.asarray(theta, dtype=float), lo, hi)
+    sel = np.zeros(1, dtype=int) if problem.y.ndim == 2 else None
+    scale = float(problem.objective(x0[None, :], sel)[0])
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+
+    def fun(x):
+        r, J = problem.residuals_jac(x[None, :], sel)
+        val = problem.objective_from_r(r)[0]
+        if not np.isfinite(val):
+            return 1e300, np.zeros_like(x)
+        return val / scale, problem.gradient_from(r, J)[0] / scale
+
+    res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lo, hi)),
+                   options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-11, "maxcor": 30})
+    val = float(problem.objective(res.x[None, :], sel)[0])
+    return res.x, val, bool(res.success), str(res.message)
+
+
+def scipy_multistart(problem: Problem, theta0: np.ndarray) -> dict[str, np.ndarray]:
+    """The straightforward reference: scipy L-BFGS-B from each start, finite-difference
+    gradients, default tolerances, on the objective as it is (sum or mean)."""
+    lo, hi = problem.law.bounds()
+    out_theta, out_f, out_ok = [], [], []
+    for x0 in np.clip(theta0, lo, hi):
+        res = minimize(lambda x: float(problem.objective(x[None, :])[0]), x0,
+                       method="L-BFGS-B", bounds=list(zip(lo, hi)))
+        out_theta.append(res.x)
+        out_f.append(res.fun)
+        out_ok.append(res.success)
+    return {"theta": np.array(out_theta), "objective": np.array(out_f),
+            "iterations": np.zeros(len(out_f), dtype=int), "converged": np.array(out_ok)}
+
+
+# ----------------------------------------------------------------------------------
+# Starting points
+# ----------------------------------------------------------------------------------
+def _nnls_small(basis: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Nonnegative least squares for many small problems at once: minimise
+    ||w * (basis @ c - target)|| over c >= 0 for each of G bases (G, n, m) with m <= 4,
+    by trying every support and keeping the best feasible one (exact for small m)."""
+    G, n, m = basis.shape
+    Bw = basis * weight[..., None]
+    tw = target * weight
+    gram = np.einsum("gni,gnj->gij", Bw, Bw)
+    rhs = np.einsum("gni,gn->gi", Bw, tw)
+    best = np.full(G, np.inf)
+    coefs = np.zeros((G, m))
+    t2 = np.einsum("gn,gn->g", tw, tw) if tw.ndim == 2 else np.full(G, float(tw @ tw))
+    for mask in range(1, 2 ** m):
+        cols = [j for j in range(m) if mask >> j & 1]
+        sub = gram[:, cols][:, :, cols] + 1e-12 * np.eye(len(cols)) * gram[:, cols, cols].max(axis=1)[:, None, None]
+        try:
+            c = np.linalg.solve(sub, rhs[:, cols][..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            continue
+        ok = np.all(c >= 0, axis=1) & np.all(np.isfinite(c), axis=1)
+        # ||Bc - t||^2 = c'Gc - 2c'r + t't
+        sse = np.einsum("gi,gij,gj->g", c, gram[:, cols][:, :, cols], c) - 2 * np.einsum("gi,gi->g", c, rhs[:, cols]) + t2
+        take = ok & (sse < best)
+        best[take] = sse[take]
+        full = np.zeros((G, m))
+        full[:, cols] = c
+        coefs[take] = full[take]
+    return coefs
+
+
+def vp_candidates(problem: Problem, chunk: int = 2048) -> np.ndarray:
+    """Variable projection: for each point of the law's nonlinear grid, solve the
+    linear coefficients (nonnegative, weighted so that the linear residual approximates
+    the log residual when space is log) and return full internal vectors."""
+    law = problem.law
+    grid = law.vp_grid(problem.X)
+    y = problem.y
+    weight = 1.0 / y if problem.space == "log" else np.ones_like(y)
+    lin_idx = [law.names.index(n) for n in law.linear]
+    floor = np.array([math.exp(law.params[i].lo) for i in lin_idx])
+    out = []
+    for start in range(0, len(grid), chunk):
+        nl = grid[start:start + chunk]
+        basis = law.vp_basis(nl, problem.X)
+        if basis.ndim == 2:
+            basis = basis[None]
+        coefs = _nnls_small(basis, np.broadcast_to(y, basis.shape[:2]), weight)
+        coefs = np.maximum(coefs, floor * 1.0001)
+        out.append(law.vp_assemble(nl, coefs))
+    return np.vstack(out)
+
+
+def _distinct(theta: np.ndarray, order: np.ndarray, k: int, tol: float = 1e-3) -> np.ndarray:
+    """Up to k rows of theta in the given order, skipping near-duplicates."""
+    picked: list[int] = []
+    for i in order:
+        if not np.isfinite(theta[i]).all():
+            continue
+        if all(np.max(np.abs(theta[i] - theta[j]) / (1 + np.abs(theta[j]))) > tol for j in picked):
+            picked.append(int(i))
+        if len(picked) >= k:
+            break
+    return np.array(picked, dtype=int)
+
+
+def starting_points(problem: Problem, starts: Any, *, default_k: int = 12,
+                    max_default: int = 256) -> tuple[np.ndarray, str]:
+    """Free internal starting vectors and a description of how they were chosen."""
+    law = problem.law
+    lo, hi = law.bounds()
+    if isinstance(starts, str) and starts not in ("default",):
+        full = law.named_grid(starts)
+        free = full[:, law.free_index]
+        return np.clip(free, lo, hi), f"{starts} grid ({len(free)} starts)"
+    if isinstance(starts, np.ndarray) or (isinstance(starts, (list, tuple)) and starts and not isinstance(starts, str)):
+        arr = np.atleast_2d(np.asarray(starts, dtype=float))
+        if arr.shape[1] == len(law.names):
+            arr = arr[:, law.free_index]
+        return np.clip(arr, lo, hi), f"{len(arr)} given starts"
+    if isinstance(starts, bool) or not (starts == "default" or isinstance(starts, (int, np.integer))):
+        raise ValueError(f"starts={starts!r}: use 'default', a grid name, an int or an array")
+    k = default_k if starts == "default" else int(starts)
+    if k < 1:
+        raise ValueError(f"starts={starts!r} must be >= 1")
+    if law.supports_vp():
+        cand = vp_candidates(problem)
+        how = "variable-projection grid"
+    else:
+        cand = law.data_grid(problem.X, problem.y)
+        for i, p in enumerate(law.params):
+            if p.name in law.fixed:
+                cand[:, i] = p.to_internal(law.fixed[p.name])
+        how = "data-informed grid"
+    free = np.clip(cand[:, law.free_index], lo, hi)
+    free = np.unique(free, axis=0)
+    obj = problem.objective(free)
+    order = np.argsort(obj, kind="stable")
+    if starts == "default" and not law.supports_vp() and len(free) <= max_default:
+        chosen = order[np.isfinite(obj[order])]
+        if chosen.size == 0:
+            chosen = order
+        return free[chosen], f"{how} ({len(chosen)} starts)"
+    chosen = _distinct(free, order, k)
+    if chosen.size == 0:
+        chosen = order[:k]
+    return free[chosen], f"{how}, best {len(chosen)} of {len(free)}"
+
+
+def optimise(problem: Problem, starts_free: np.ndarray, *, optimizer: str = "lm",
+             n_polish: int = 3) -> dict[str, Any]:
+    """Run the optimiser from every start; return the best point and diagnostics."""
+    if optimizer == "scipy":
+        out = scipy_multistart(problem, starts_free)
+        best = int(np.nanargmin(out["objective"]))
+        return {"theta": out["theta"][best], "objective": float(out["objective"][best]),
+                "converged": bool(out["converged"][best]), "message": "scipy L-BFGS-B, default tolerances",
+                "all_objectives": out["objective"], "all_theta": out["theta"]}
+    out = levenberg_marquardt(problem, starts_free)
+    order = np.argsort(out["objective"], kind="stable")
+    best_theta, best_f, best_ok, msg = None, np.inf, False, ""
+    for i in _distinct(out["theta"], order, n_polish):
+        x, f, ok, m = polish(problem, out["theta"][i])
+        # the polish must not lose what the batched phase found
+        if out["objective"][i] <= f:
+            x, f, ok = out["theta"][i], float(out["objective"][i]), ok or bool(out["converged"][i])
+        if f < best_f:
+            best_theta, best_f, best_ok, msg = x, f, ok, m
+    return {"theta": best_theta, "objective": float(best_f), "converged": best_ok,
+            "message": msg, "all_objectives": out["objective"], "all_theta": out["theta"]}
+
+
+def at_bounds(law: Law, theta_free: np.ndarray, rtol: float = 1e-6) -> list[str]:
+    lo, hi = law.bounds()
+    span = hi - lo
+    hit = (theta_free - lo <= rtol * span) | (hi - theta_free <= rtol * span)
+    return [n for n, h in zip(law.free, hit) if h]
