@@ -65,6 +65,9 @@ class SweepError(RuntimeError):
         super().__init__("\n".join(lines))
 
 
+X_AXES = ("step", "epoch", "tokens", "samples", "flops", "compute", "time")
+
+
 def _flatten(prefix: str, value: Any, out: dict) -> None:
     if isinstance(value, dict) and value:
         for k, v in value.items():
@@ -117,7 +120,9 @@ class SweepResult:
             curve = record.get("curve")
             if not curve:
                 continue
-            part = pd.DataFrame(curve)
+            # Record files sort their keys; put the usual x axes first again.
+            names = sorted(curve, key=lambda c: (X_AXES.index(c) if c in X_AXES else len(X_AXES)))
+            part = pd.DataFrame({name: curve[name] for name in names})
             part.insert(0, "run_id", record["key"])
             parts.append(part)
         if not parts:
