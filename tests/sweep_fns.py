@@ -73,3 +73,7 @@ def log_law(values):
     loss = np.array([v[1] for v in values], dtype=float)
     slope, intercept = np.polyfit(np.log(n), np.log(loss), 1)
     return float(slope), float(math.exp(intercept))
+
+
+def square(x: float) -> float:
+    return x * x

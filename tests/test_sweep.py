@@ -22,6 +22,7 @@ from scalinglab.sweep import (
 from scalinglab.sweep.cache import build_record
 
 TESTS = Path(__file__).resolve().parent
+pytestmark = pytest.mark.timeout(180)  # a hung backend fails the test, never the suite
 VERSIONS = {"test": "1"}
 
 

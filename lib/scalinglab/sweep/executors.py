@@ -413,14 +413,14 @@ class RayExecutor(Executor):
         self.address = address or _env("SCALINGLAB_RAY_ADDRESS")
         self.workers = workers
         self._owns_ray = False
+        if self.address and self.address != "auto":
+            default_port = 10001 if self.address.startswith("ray://") else 6379
+            check_reachable(self.address, what="Ray cluster", timeout=connect_timeout,
+                            default_port=default_port, env_var="SCALINGLAB_RAY_ADDRESS")
         if ray.is_initialized():
-            # A notebook that started Ray itself keeps its instance; we only use it.
+            # A notebook that started or joined Ray itself keeps its instance; we use it.
             pass
         elif self.address:
-            if self.address != "auto":
-                default_port = 10001 if self.address.startswith("ray://") else 6379
-                check_reachable(self.address, what="Ray cluster", timeout=connect_timeout,
-                                default_port=default_port, env_var="SCALINGLAB_RAY_ADDRESS")
             try:
                 ray.init(address=self.address, runtime_env=dict(runtime_env or {}) or None,
                          logging_level="ERROR", log_to_driver=True)
