@@ -10,9 +10,15 @@ and at-bound flags.
 """
 from scalinglab.fit import laws
 from scalinglab.fit.api import FitDataError, fit_law, fit_power_law, loglog_slope, prepare
+from scalinglab.fit.extrapolation import ExtrapolationResult, extrapolation_check, rmsle
+from scalinglab.fit.hypothesis import TestResult, chi2_test, likelihood_ratio_test
+from scalinglab.fit.isoflop import IsoFlopResult, envelope_approach1, isoflop_approach2, isoflop_minimum
 from scalinglab.fit.laws import (
-    BrokenPowerLaw, Chinchilla, DataConstrained, KaplanN, KaplanND, KaplanNS, KaplanD, Law,
+    BrokenPowerLaw, Chinchilla, DataConstrained, KaplanD, KaplanN, KaplanND, KaplanNS, Law,
     LogLogLine, PowerLaw, get_law,
+)
+from scalinglab.fit.optimal import (
+    Allocation, chinchilla_frontier, compute_optimal, exponent_a, exponent_b,
 )
 from scalinglab.fit.result import FitResult
 
@@ -20,4 +26,8 @@ __all__ = [
     "laws", "fit_law", "fit_power_law", "loglog_slope", "prepare", "FitDataError", "FitResult",
     "Law", "PowerLaw", "KaplanN", "KaplanD", "KaplanND", "KaplanNS", "Chinchilla",
     "DataConstrained", "BrokenPowerLaw", "LogLogLine", "get_law",
+    "compute_optimal", "chinchilla_frontier", "exponent_a", "exponent_b", "Allocation",
+    "isoflop_approach2", "envelope_approach1", "isoflop_minimum", "IsoFlopResult",
+    "chi2_test", "likelihood_ratio_test", "TestResult",
+    "extrapolation_check", "ExtrapolationResult", "rmsle",
 ]

@@ -113,10 +113,17 @@ class Problem:
 
 
 def levenberg_marquardt(problem: Problem, theta0: np.ndarray, *, max_iter: int = 400,
-                        ftol: float = 1e-13, xtol: float = 1e-10) -> dict[str, np.ndarray]:
+                        ftol: float = 1e-13, xtol: float = 1e-10, merge_tol: float = 1e-2,
+                        merge_every: int = 5) -> dict[str, np.ndarray]:
     """Batched Levenberg-Marquardt with IRLS weights for Huber losses, from every row
     of ``theta0`` (free internal coordinates) at once, projected onto the bounds.
-    Returns theta, objective, iterations and a converged flag per start."""
+
+    Starts whose paths meet (all internal coordinates within ``merge_tol``) are merged
+    every ``merge_every`` iterations: from the same point the same descent follows, so
+    one of them carries on and the others take its result (0 turns merging off; it is
+    never done when each row has its own data, as in a bootstrap).
+    Returns theta, objective, iterations, a converged flag and the number of starts
+    that were merged."""
     lo, hi = problem.law.bounds()
     theta = np.clip(np.array(theta0, dtype=float), lo, hi)
     S, F = theta.shape
@@ -128,17 +135,31 @@ def levenberg_marquardt(problem: Problem, theta0: np.ndarray, *, max_iter: int =
     done = ~np.isfinite(f)
     converged = np.zeros(S, dtype=bool)
     iters = np.zeros(S, dtype=int)
+    merged_into = np.arange(S)
+    can_merge = merge_tol > 0 and problem.y.ndim == 1 and S > 1
     eye = np.eye(F)
-    for _ in range(max_iter):
+    for it in range(max_iter):
         act = np.flatnonzero(~done)
         if act.size == 0:
             break
+        if can_merge and it % merge_every == merge_every - 1 and act.size > 1:
+            cells = np.round(theta[act] / merge_tol).astype(np.int64)
+            order = np.lexsort((f[act],) + tuple(cells.T[::-1]))  # by cell, best first
+            c_sorted = cells[order]
+            first = np.ones(order.size, dtype=bool)
+            first[1:] = np.any(c_sorted[1:] != c_sorted[:-1], axis=1)
+            group_start = np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
+            leader = act[order[group_start]]
+            follower = act[order[~first]]
+            merged_into[follower] = leader[~first]
+            done[follower] = True
+            act = np.flatnonzero(~done)
         iters[act] += 1
         ra, Ja = r[act], J[act]
         w = irls_weights(ra, problem.loss, problem.delta)
         Jw = Ja * w[..., None]
         g = np.einsum("snf,sn->sf", Jw, ra)
-        H = np.einsum("snf,sng->sfg", Jw, Ja)
+        H = np.matmul(Jw.transpose(0, 2, 1), Ja)
         d = np.einsum("sff->sf", H)
         damp = lam[act, None] * (d + 1e-9 * d.max(axis=1, keepdims=True) + 1e-300)
         A = H + damp[:, :, None] * eye
@@ -148,12 +169,16 @@ def levenberg_marquardt(problem: Problem, theta0: np.ndarray, *, max_iter: int =
             step = -np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(A, g)])
         trial = np.clip(theta[act] + step, lo, hi)
         sel = act if problem.y.ndim == 2 else None
-        r_new, J_new = problem.residuals_jac(trial, sel)
+        # residuals for every trial, the Jacobian only where the step is accepted
+        r_new = problem.residuals(trial, sel)
         f_new = problem.objective_from_r(r_new)
         f_old = f[act]
         better = f_new < f_old
         acc = act[better]
-        theta[acc], r[acc], J[acc], f[acc] = trial[better], r_new[better], J_new[better], f_new[better]
+        if acc.size:
+            sel_acc = acc if problem.y.ndim == 2 else None
+            r_acc, J_acc = problem.residuals_jac(trial[better], sel_acc)
+            theta[acc], r[acc], J[acc], f[acc] = trial[better], r_acc, J_acc, f_new[better]
         lam[acc] = np.maximum(lam[acc] / 3.0, 1e-12)
         lam[act[~better]] *= 4.0
         rel = (f_old - f_new) / np.maximum(np.abs(f_old), 1e-300)
@@ -162,7 +187,16 @@ def levenberg_marquardt(problem: Problem, theta0: np.ndarray, *, max_iter: int =
         stuck = lam[act] > 1e10
         converged[act[small | stuck]] = True
         done[act[small | stuck]] = True
-    return {"theta": theta, "objective": f, "iterations": iters, "converged": converged}
+    # merged starts take the result of the start they joined (follow chains of merges)
+    root = merged_into.copy()
+    for _ in range(64):
+        nxt = merged_into[root]
+        if np.array_equal(nxt, root):
+            break
+        root = nxt
+    theta, f, converged = theta[root], f[root], converged[root]
+    return {"theta": theta, "objective": f, "iterations": iters, "converged": converged,
+            "merged": int(np.sum(root != np.arange(S)))}
 
 
 def polish(problem: Problem, theta: np.ndarray, *, maxiter: int = 3000) -> tuple[np.ndarray, float, bool, str]:
@@ -322,14 +356,17 @@ def optimise(problem: Problem, starts_free: np.ndarray, *, optimizer: str = "lm"
         return {"theta": out["theta"][best], "objective": float(out["objective"][best]),
                 "converged": bool(out["converged"][best]), "message": "scipy L-BFGS-B, default tolerances",
                 "all_objectives": out["objective"], "all_theta": out["theta"]}
-    out = levenberg_marquardt(problem, starts_free)
+    # the batched phase finds the basins; the polish converges tightly in the best few
+    out = levenberg_marquardt(problem, starts_free, ftol=1e-10)
     order = np.argsort(out["objective"], kind="stable")
     best_theta, best_f, best_ok, msg = None, np.inf, False, ""
     for i in _distinct(out["theta"], order, n_polish):
         x, f, ok, m = polish(problem, out["theta"][i])
-        # the polish must not lose what the batched phase found
-        if out["objective"][i] <= f:
-            x, f, ok = out["theta"][i], float(out["objective"][i]), ok or bool(out["converged"][i])
+        # Converged: either phase stopped on its tolerance. (L-BFGS-B reports an
+        # "abnormal" line search when it starts at an optimum to machine precision.)
+        ok = ok or bool(out["converged"][i])
+        if out["objective"][i] <= f:  # the polish must not lose what the batched phase found
+            x, f = out["theta"][i], float(out["objective"][i])
         if f < best_f:
             best_theta, best_f, best_ok, msg = x, f, ok, m
     return {"theta": best_theta, "objective": float(best_f), "converged": best_ok,

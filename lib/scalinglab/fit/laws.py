@@ -480,7 +480,7 @@ class Chinchilla(Law):
         beta = theta[:, 3:4] if self.tied else theta[:, 4:5]
         tN = theta[:, 1:2] - theta[:, 3:4] * lN
         tD = theta[:, 2:3] - beta * lD
-        tE = theta[:, 0:1] + 0.0 * tN
+        tE = np.broadcast_to(theta[:, 0:1], tN.shape)
         return lN, lD, tN, tD, tE
 
     def _log_predict(self, theta, X):
@@ -488,15 +488,25 @@ class Chinchilla(Law):
         return _lse(tN, tD, tE)
 
     def _log_jacobian(self, theta, X):
+        # Written for speed: this is the inner loop of multi-start fits and bootstraps.
         lN, lD, tN, tD, tE = self._terms(theta, X)
-        wN, wD, wE = _softmax(tN, tD, tE)
-        f = _lse(tN, tD, tE)
-        cols = [wE, wN, wD]
+        m = np.maximum(np.maximum(tN, tD), tE)
+        eN = np.exp(tN - m)
+        eD = np.exp(tD - m)
+        eE = np.exp(tE - m)
+        total = eN + eD + eE
+        f = m + np.log(total)
+        inv = 1.0 / total
+        jac = np.empty(f.shape + (len(self.params),))
+        jac[..., 0] = eE * inv
+        jac[..., 1] = wN = eN * inv
+        jac[..., 2] = wD = eD * inv
         if self.tied:
-            cols.append(-wN * lN - wD * lD)
+            jac[..., 3] = -(wN * lN + wD * lD)
         else:
-            cols += [-wN * lN, -wD * lD]
-        return f, np.stack(cols, axis=-1)
+            jac[..., 3] = -wN * lN
+            jac[..., 4] = -wD * lD
+        return f, jac
 
     def named_grid(self, name):
         if name == "chinchilla-4500":
