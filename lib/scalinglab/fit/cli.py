@@ -1,0 +1,149 @@
+"""``scalinglab fit``: fit a scaling law to a CSV of training runs.
+
+    scalinglab fit runs.csv --law chinchilla --n params --d tokens --loss val_loss
+    scalinglab fit runs.csv --law chinchilla --n N --c flops --loss loss --bootstrap 1000 --json
+    scalinglab fit sizes.csv --law power --x N --loss loss --offset
+
+Exit status 0 on success, 2 on bad input (a one-line message on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+LAW_COLUMNS = {
+    # law: columns it needs (beyond the target)
+    "chinchilla": ("N", "D"),
+    "chinchilla-tied": ("N", "D"),
+    "kaplan-nd": ("N", "D"),
+    "kaplan-ns": ("N", "S"),
+    "kaplan-n": ("N",),
+    "kaplan-d": ("D",),
+    "power": ("x",),
+    "bnsl": ("x",),
+    "data-constrained": ("N", "D", "U"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's convention)
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="scalinglab fit", description="Fit a scaling law to a CSV of training runs.")
+    p.add_argument("file", help="CSV file with one row per run")
+    p.add_argument("--law", default="chinchilla", choices=sorted(LAW_COLUMNS),
+                   help="functional form (default chinchilla: E + A/N^alpha + B/D^beta)")
+    p.add_argument("--loss", required=True, metavar="COL", help="column with the loss (the target)")
+    p.add_argument("--n", metavar="COL", help="column with the parameter count N")
+    p.add_argument("--d", metavar="COL", help="column with the training tokens D")
+    p.add_argument("--c", metavar="COL", help="column with training FLOPs C; D = C/(6N) when --d is absent")
+    p.add_argument("--s", metavar="COL", help="column with training steps S (kaplan-ns)")
+    p.add_argument("--u", metavar="COL", help="column with unique tokens U (data-constrained)")
+    p.add_argument("--x", metavar="COL", help="column with the size axis x (power, bnsl)")
+    p.add_argument("--offset", action="store_true", help="power: add an irreducible term E")
+    p.add_argument("--breaks", type=int, default=1, help="bnsl: number of breaks (default 1)")
+    p.add_argument("--objective", default="huber", choices=["huber", "lsq"],
+                   help="per-point loss on the residuals (default huber)")
+    p.add_argument("--huber-delta", type=float, default=1e-3, metavar="D", help="Huber delta (default 1e-3)")
+    p.add_argument("--reduction", default="sum", choices=["sum", "mean"])
+    p.add_argument("--space", default="log", choices=["log", "linear"],
+                   help="residuals of log predictions (default) or raw values")
+    p.add_argument("--starts", default="default",
+                   help="default | chinchilla-4500 | an integer number of starts")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="K", help="bootstrap resamples for intervals")
+    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="processes for the bootstrap (-1: all cores)")
+    p.add_argument("--optimal-at", type=float, action="append", default=[], metavar="C",
+                   help="chinchilla: also report the compute-optimal N, D at budget C (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    return p
+
+
+def _read(path: str):
+    import pandas as pd
+    from pathlib import Path
+    from scalinglab.fit.api import FitDataError
+    if not Path(path).is_file():
+        raise FitDataError(f"no such file: {path}")
+    try:
+        frame = pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FitDataError(f"cannot read {path} as CSV: {first}") from None
+    if frame.shape[1] < 2:
+        raise FitDataError(f"{path} does not look like a CSV of runs (found {frame.shape[1]} column)")
+    return frame
+
+
+def _data(args, frame):
+    from scalinglab.fit.api import FitDataError, _as_vector, _column
+    need = LAW_COLUMNS[args.law]
+    given = {"N": args.n, "D": args.d, "S": args.s, "U": args.u, "x": args.x}
+    data = {}
+    for col in need:
+        if col == "D" and not args.d and args.c:
+            if not args.n:
+                raise FitDataError("--c needs --n to compute D = C/(6N)")
+            C = _as_vector(args.c, _column(frame, args.c))
+            N = _as_vector(args.n, _column(frame, args.n))
+            data["D"] = C / (6.0 * N)
+            continue
+        if not given[col]:
+            flag = "--" + col.lower()
+            raise FitDataError(f"law {args.law} needs {flag} COL" + (" (or --c COL)" if col == "D" else ""))
+        data[col] = _column(frame, given[col])
+    return data
+
+
+def _starts(value: str):
+    return int(value) if value.strip().lstrip("-").isdigit() else value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from scalinglab.fit.api import FitDataError, fit_law
+    try:
+        frame = _read(args.file)
+        data = _data(args, frame)
+        options = {"breaks": args.breaks} if args.law == "bnsl" else {}
+        if args.law == "power":
+            options["offset"] = args.offset
+        target = _column_or_error(frame, args.loss)
+        fit = fit_law(args.law, data, target, loss=args.objective, huber_delta=args.huber_delta,
+                      reduction=args.reduction, space=args.space, starts=_starts(args.starts),
+                      bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs, level=args.level,
+                      verbose=False, **options)
+        optimal = None
+        if args.optimal_at:
+            from scalinglab.fit.optimal import compute_optimal
+            optimal = compute_optimal(fit, args.optimal_at)
+    except (FitDataError, ValueError) as exc:
+        print(f"scalinglab fit: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        return 2
+    if args.json:
+        out = fit.to_dict(include_samples=False)
+        out.pop("samples", None)
+        out.pop("sample_names", None)
+        if optimal is not None:
+            out["optimal"] = optimal.frame().to_dict(orient="records")
+        from scalinglab.fit.result import _jsonable
+        print(json.dumps(_jsonable(out), indent=2))
+    else:
+        print(fit.summary())
+        if optimal is not None:
+            print(optimal.frame().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _column_or_error(frame, name):
+    from scalinglab.fit.api import _as_vector, _column
+    return _as_vector(name, _column(frame, name))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
