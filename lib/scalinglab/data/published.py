@@ -174,3 +174,16 @@ def describe(name: str) -> str:
     rf = entry(name)
     where = f"{rf.repo}@{rf.commit[:10]}/{rf.path or rf.source_path}"
     return f"{rf.name}: {rf.description} [{where}, sha256 {rf.sha256[:12]}…, licence: {rf.licence}]"
+
+
+def epoch_chinchilla_runs(drop_outliers: bool = True):
+    """The Chinchilla runs digitised by Besiroglu et al. 2024 (Epoch AI) from Hoffmann
+    et al. 2022, Fig. 4, as columns ``N`` (parameters), ``C`` (training FLOPs),
+    ``D = C / (6N)`` (tokens) and ``loss``. With ``drop_outliers`` the 5 highest-loss
+    runs are removed, leaving the 240 points of Epoch's main fit (their notebook's rule)."""
+    raw = load_csv("epoch_chinchilla_runs")
+    df = raw.rename(columns={"Model Size": "N", "Training FLOP": "C"})[["N", "C", "loss"]].copy()
+    df["D"] = df["C"] / (6.0 * df["N"])
+    if drop_outliers:
+        df = df.drop(index=df["loss"].nlargest(5).index)
+    return df.reset_index(drop=True)

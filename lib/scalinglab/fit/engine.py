@@ -373,7 +373,9 @@ def optimise(problem: Problem, starts_free: np.ndarray, *, optimizer: str = "lm"
             "message": msg, "all_objectives": out["objective"], "all_theta": out["theta"]}
 
 
-def at_bounds(law: Law, theta_free: np.ndarray, rtol: float = 1e-6) -> list[str]:
+def at_bounds(law: Law, theta_free: np.ndarray, rtol: float = 1e-3) -> list[str]:
+    """Free parameters within rtol of the width of their box from a bound (an
+    estimate there is a limit the data push against, not a value)."""
     lo, hi = law.bounds()
     span = hi - lo
     hit = (theta_free - lo <= rtol * span) | (hi - theta_free <= rtol * span)
