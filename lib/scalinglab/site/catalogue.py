@@ -26,6 +26,9 @@ CATEGORY_MEANING = {
     "C": "out of scope",
 }
 
+CATEGORY_SHORT = {"A1": "CPU minutes", "A2": "one GPU hour", "A3": "refit of released data",
+                  "B": "large compute", "C": "out of scope"}
+
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _ARXIV = re.compile(r"^\d{4}\.\d{4,5}$")
 

@@ -1,0 +1,256 @@
+"""Check a built site in headless Chromium, as a reader would meet it.
+
+    python -m scalinglab.site check [--dir build/site/html] [--screenshots build/screenshots]
+
+Every page is loaded from a local server with no other host reachable: it must load
+with no console error, no failed request and no request leaving the machine; every
+image must have loaded, every internal link (and its #fragment) must resolve, the home
+page's scorecard numbers must equal those of the scorecard file, and the catalogue
+filters must show exactly the rows they select. Uses Debian's chromium through the
+playwright package.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import re
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote, urlsplit
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def find_chromium() -> str | None:
+    for path in CHROMIUM_CANDIDATES:
+        if Path(path).exists():
+            return path
+    return shutil.which("chromium")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@contextlib.contextmanager
+def serve_in_thread(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1 (a free port) from a thread; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@dataclass
+class CheckReport:
+    pages: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    images: int = 0
+    links: int = 0
+    screenshots: list[Path] = field(default_factory=list)
+
+    def add(self, page: str, message: str) -> None:
+        self.problems.append(f"{page}: {message}")
+
+
+_ID_ATTR = re.compile(r"""\bid\s*=\s*["']([^"']+)["']""")
+
+
+@functools.lru_cache(maxsize=None)
+def _ids(path: Path) -> frozenset[str]:
+    return frozenset(_ID_ATTR.findall(path.read_text(encoding="utf-8", errors="replace")))
+
+
+def _html_pages(html_dir: Path) -> list[str]:
+    return sorted(str(p.relative_to(html_dir)) for p in html_dir.rglob("*.html")
+                  if not any(part.startswith(("_", ".")) for part in p.relative_to(html_dir).parts))
+
+
+def _check_link(href: str, base: str, html_dir: Path) -> str | None:
+    """None when an internal link resolves; else what is wrong."""
+    parts = urlsplit(href)
+    if not href.startswith(base):
+        return None  # an external link: followed by nobody here
+    rel = unquote(parts.path[len(urlsplit(base).path):])
+    target = html_dir / rel
+    if rel == "" or rel.endswith("/"):
+        target = target / "index.html"
+    if not target.is_file():
+        return f"broken link {href}"
+    if parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _ids(target):
+        return f"link to a missing anchor {href}"
+    return None
+
+
+def check_site(html_dir: str | Path, *, scorecard: str | Path | None = None,
+               screenshots: str | Path | None = None, chromium: str | None = None,
+               pages: list[str] | None = None, check_filters: bool = True) -> CheckReport:
+    from playwright.sync_api import sync_playwright
+
+    html_dir = Path(html_dir)
+    chromium = chromium or find_chromium()
+    if not chromium:
+        raise RuntimeError("no chromium found (apt-get install -y chromium)")
+    report = CheckReport()
+    pages = pages or _html_pages(html_dir)
+    shots = Path(screenshots) if screenshots else None
+    if shots:
+        shots.mkdir(parents=True, exist_ok=True)
+    with serve_in_thread(html_dir) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            host = urlsplit(base).netloc
+
+            def guard(route):  # nothing may leave the machine
+                if urlsplit(route.request.url).netloc == host or route.request.url.startswith("data:"):
+                    route.continue_()
+                else:
+                    route.abort()
+            context.route("**/*", guard)
+            page = context.new_page()
+            current: dict[str, str] = {"page": ""}
+            page.on("console", lambda m: m.type == "error" and report.add(
+                current["page"], f"console error: {m.text}"))
+            page.on("pageerror", lambda e: report.add(current["page"], f"script error: {e}"))
+            page.on("requestfailed", lambda r: report.add(
+                current["page"], f"request failed: {r.url} ({r.failure})"))
+            page.on("response", lambda r: r.status >= 400 and report.add(
+                current["page"], f"HTTP {r.status} for {r.url}"))
+            for name in pages:
+                current["page"] = name
+                page.goto(base + name, wait_until="load")
+                page.wait_for_load_state("networkidle")
+                if page.locator("mjx-container, .math").count():
+                    # MathJax typesets after load; wait until it has (it reports errors as above)
+                    with contextlib.suppress(Exception):
+                        page.wait_for_function(
+                            "() => !document.querySelector('.math') || document.querySelector('mjx-container')",
+                            timeout=15000)
+                report.pages.append(name)
+                images = page.eval_on_selector_all(
+                    "img", "els => els.map(e => [e.getAttribute('src'), e.complete && e.naturalWidth > 0])")
+                report.images += len(images)
+                for src, ok in images:
+                    if not ok:
+                        report.add(name, f"image did not load: {src}")
+                if page.locator(".math").count() and not page.locator("mjx-container").count():
+                    report.add(name, "math was not typeset (MathJax did not run)")
+                hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+                for href in sorted(set(hrefs)):
+                    if href.startswith(base):
+                        report.links += 1
+                    problem = _check_link(href, base, html_dir)
+                    if problem:
+                        report.add(name, problem)
+                if shots and _wants_screenshot(name, report):
+                    path = shots / (name.replace("/", "_").removesuffix(".html") + ".png")
+                    page.screenshot(path=str(path), full_page=name != "catalogue.html")
+                    report.screenshots.append(path)
+            if scorecard:
+                current["page"] = "index.html"
+                page.goto(base + "index.html", wait_until="load")
+                _check_scorecard(page, json.loads(Path(scorecard).read_text()), report)
+            if check_filters and (html_dir / "catalogue.html").exists():
+                current["page"] = "catalogue.html"
+                _check_filters(page, base, report)
+        finally:
+            browser.close()
+    return report
+
+
+def _wants_screenshot(name: str, report: CheckReport) -> bool:
+    """The home page, the catalogue, the methods index and the first two paper pages."""
+    if name in ("index.html", "catalogue.html", "methods/index.html"):
+        return True
+    papers = [p for p in report.screenshots if p.name.startswith("papers_")]
+    return name.startswith("papers/") and name != "papers/index.html" and len(papers) < 2
+
+
+def _check_scorecard(page, card: dict, report: CheckReport) -> None:
+    rows = page.eval_on_selector_all("#scorecard-table tbody tr", """rows => rows.map(r => {
+        const out = {paper: r.dataset.paper};
+        r.querySelectorAll('[data-field]').forEach(e => { out[e.dataset.field] = e.dataset.value || e.textContent.trim(); });
+        return out; })""")
+    shown = {r["paper"]: r for r in rows}
+    expected = [p["paper"] for p in card["papers"]]
+    if [r["paper"] for r in rows] != expected:
+        report.add("index.html", f"scorecard rows {[r['paper'] for r in rows]} != scorecard.json {expected}")
+    for p in card["papers"]:
+        row = shown.get(p["paper"])
+        if row is None:
+            continue
+        for key in ("claims_reproduced", "claims_judged", "claims_indicative", "profile", "date"):
+            if str(row.get(key)) != str(p[key]):
+                report.add("index.html", f"{p['paper']} {key}: page shows {row.get(key)!r}, "
+                                         f"scorecard.json has {p[key]!r}")
+        if float(row.get("wall_time_s", "nan")) != float(p["wall_time_s"]):
+            report.add("index.html", f"{p['paper']} wall time differs from scorecard.json")
+        if str(row.get("device")) != str(p["device"] or "—"):
+            report.add("index.html", f"{p['paper']} device differs from scorecard.json")
+    totals = page.eval_on_selector_all(
+        "[data-total]", "els => els.map(e => [e.dataset.total, e.textContent.trim()])")
+    if not totals:
+        report.add("index.html", "no scorecard totals on the home page")
+    for key, value in totals:
+        if str(card["totals"].get(key)) != value:
+            report.add("index.html", f"total {key}: page shows {value}, scorecard.json has "
+                                     f"{card['totals'].get(key)}")
+
+
+def _visible_rows(page) -> list[dict]:
+    return page.eval_on_selector_all("#catalogue-table tbody tr", """rows => rows.map(r => ({
+        status: r.dataset.status, topic: r.dataset.topic, category: r.dataset.category,
+        text: r.textContent.toLowerCase(), visible: !r.hidden && r.offsetParent !== null }))""")
+
+
+def _check_filters(page, base: str, report: CheckReport) -> None:
+    page.goto(base + "catalogue.html", wait_until="load")
+    rows = _visible_rows(page)
+    if not rows or not all(r["visible"] for r in rows):
+        report.add("catalogue.html", "the catalogue does not show every paper before filtering")
+        return
+
+    def expect(label: str, keep) -> None:
+        now = _visible_rows(page)
+        wanted = [keep(r) for r in now]
+        shown = [r["visible"] for r in now]
+        if wanted != shown:
+            report.add("catalogue.html", f"filter {label}: shows {sum(shown)} rows, should show {sum(wanted)}")
+        count = page.locator("#catalogue-shown").inner_text().strip()
+        if count != str(sum(wanted)):
+            report.add("catalogue.html", f"filter {label}: the count says {count}, rows shown {sum(wanted)}")
+
+    statuses = sorted({r["status"] for r in rows})
+    topics = sorted({r["topic"] for r in rows})
+    for status in statuses:
+        page.select_option("#filter-status", status)
+        expect(f"status={status}", lambda r, s=status: r["status"] == s)
+    status = statuses[0]
+    page.select_option("#filter-status", status)
+    topic = next((r["topic"] for r in rows if r["status"] == status), topics[0])
+    page.select_option("#filter-topic", topic)
+    expect(f"status={status} and topic={topic}", lambda r: r["status"] == status and r["topic"] == topic)
+    page.click("#filter-reset")
+    expect("reset", lambda r: True)
+    word = rows[-1]["text"].split()[0]
+    page.fill("#filter-text", word)
+    expect(f"search {word!r}", lambda r: word in r["text"])
+    page.click("#filter-reset")
+    # a filtered view can be linked to
+    page.goto(base + "catalogue.html?status=" + status.replace(" ", "+"), wait_until="load")
+    expect(f"address ?status={status}", lambda r: r["status"] == status)
