@@ -20,8 +20,6 @@ root_doc = "index"
 # Notebooks arrive executed by papermill; rendering them must not run any code.
 nb_execution_mode = "off"
 nb_merge_streams = True
-# Figures are stored as PNG; keep the image over any SVG/PDF duplicates of one output.
-nb_mime_priority_overrides = [("html", "image/svg+xml", 5)]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "attrs_inline"]
 myst_heading_anchors = 3
 

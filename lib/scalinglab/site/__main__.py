@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +23,10 @@ def _build(args: argparse.Namespace) -> int:
     root = project_root()
     build = build_dir()
     notebooks = Path(args.notebooks) if args.notebooks else build / "notebooks" / args.profile
-    scorecard = Path(args.scorecard) if args.scorecard else build / "scorecard.json"
+    # the profile's own scorecard when the runner keeps one, else the latest scorecard
+    per_profile = build / args.profile / "scorecard.json"
+    scorecard = Path(args.scorecard) if args.scorecard else (
+        per_profile if per_profile.exists() else build / "scorecard.json")
     if not notebooks.is_dir():
         raise SiteInputError(f"no executed notebooks in {notebooks}: run "
                              f"`make reproduce PROFILE={args.profile}` first")
@@ -30,6 +35,7 @@ def _build(args: argparse.Namespace) -> int:
     if card.profile != args.profile:
         raise SiteInputError(f"{scorecard} holds the {card.profile} profile, not {args.profile}: run "
                              f"`make reproduce PROFILE={args.profile}` (or build with --profile {card.profile})")
+    _ensure_mathjax(root)
     result = build_site(notebooks, scorecard, root / "data" / "papers.yaml", Path(args.out),
                         claims_dir=build / args.profile / "claims", docs_dir=root / "docs",
                         root=root, quiet=not args.verbose)
@@ -58,10 +64,27 @@ def _demo(args: argparse.Namespace) -> int:
     from scalinglab.site.fixtures import make_fixture_inputs
     out = Path(args.out)
     inputs = make_fixture_inputs(out / "inputs")
+    _ensure_mathjax(root)
     result = build_site(inputs["notebooks_dir"], inputs["scorecard_path"], inputs["catalogue"],
                         out, claims_dir=inputs["claims_dir"])
     print(f"demo site: {result.pages} pages in {result.seconds:.1f} s -> {result.html_dir / 'index.html'}")
     return 0
+
+
+def _ensure_mathjax(root: Path) -> None:
+    """Install MathJax from package-lock.json with npm when it is missing (a fresh clone)."""
+    from scalinglab.site.build import find_mathjax
+    try:
+        find_mathjax(root)
+        return
+    except SiteInputError:
+        if not (root / "package-lock.json").exists() or not shutil.which("npm"):
+            raise
+    print("site: installing MathJax with `npm ci` (package-lock.json)")
+    proc = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=root)
+    if proc.returncode != 0:
+        raise SiteInputError("`npm ci` failed: MathJax is needed to serve math without a CDN")
+    find_mathjax(root)
 
 
 def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
