@@ -270,3 +270,71 @@ def test_make_executor_by_name():
     assert isinstance(pool, LocalExecutor) and pool.workers == 3
     with pytest.raises(ValueError, match="workers"):
         make_executor("local", 0)
+
+
+def test_options_that_do_not_apply_are_named(local_pool):
+    with pytest.raises(ValueError, match="partition do not apply to executor='local'"):
+        make_executor("local", 2, partition="gpu")
+    with pytest.raises(ValueError, match="already made"):
+        make_executor(local_pool, 2, threads_per_worker=2)
+    assert isinstance(make_executor("local", 1, in_process=False), LocalExecutor)
+
+
+@pytest.mark.cluster
+@needs_submitit
+@pytest.mark.timeout(120)
+def test_a_lost_slurm_job_keeps_the_runs_it_finished(slurm_executor, tmp_path):
+    # One array element holds n=1, 2, 3 (runs_per_job=3); its process dies at n=2.
+    configs = grid(n=[1, 2, 3], marker_dir=str(tmp_path), die_on=2)
+    result = run_sweep(sweep_fns.dies_once_run, configs, namespace="lost", versions=VERSIONS,
+                       cache_dir=tmp_path / "cache", executor=slurm_executor, progress=False)
+    attempts = [r["meta"]["attempt"] for r in result.records]
+    assert attempts == [1, 2, 2]  # n=1 was written before the job died and is not rerun
+
+
+@pytest.mark.cluster
+@needs_dask
+@pytest.mark.timeout(120)
+def test_an_existing_dask_scheduler_by_address(tmp_path, baseline):
+    """A scheduler and a worker started from the command line, as on a cluster: the
+    records come back to the driver, which writes them, identical to the reference."""
+    import subprocess
+    port = _closed_port()
+    address = f"tcp://127.0.0.1:{port}"
+    common = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                                  "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **common)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                               "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
+                               "--no-dashboard", "--resources", "GPU=1"], **common)
+    try:
+        import time
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler takes a moment to listen
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the dask scheduler did not start"
+                time.sleep(0.2)
+        ex = make_executor("dask", 1, address=address, connect_timeout=10)
+        try:
+            ex.client.wait_for_workers(1, timeout=60)
+            assert not ex.shared_filesystem
+            assert ex.dask_resources({"cpus": 1, "gpus": 0.5}) == {"GPU": 0.5}
+            result = run_sweep(sweep_fns.power_law_run, CONFIGS, namespace="same",
+                               versions=VERSIONS, cache_dir=tmp_path / "cache", executor=ex,
+                               progress=False, resources={"gpus": 0.5})
+        finally:
+            ex.shutdown()
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+        for proc in (worker, scheduler):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert [record_identity(r) for r in result.records] == [record_identity(r) for r in baseline.records]
+    assert len(os.listdir(tmp_path / "cache" / "same")) == len(CONFIGS)

@@ -16,7 +16,7 @@ import pytest
 
 import sweep_fns
 from scalinglab.sweep import (
-    CorruptRecord, RunCache, SweepError, canonical_json, grid, record_identity, run_key, run_sweep,
+    CorruptRecord, RunCache, SweepError, grid, record_identity, run_key, run_sweep,
     validate_record,
 )
 from scalinglab.sweep.cache import build_record

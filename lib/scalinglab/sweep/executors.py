@@ -15,6 +15,7 @@ point every notebook at a cluster without editing it:
 
     SCALINGLAB_DASK_ADDRESS     scheduler address, e.g. tcp://10.0.0.5:8786
     SCALINGLAB_RAY_ADDRESS      cluster address, e.g. ray://head:10001, head:6379 or auto
+    SCALINGLAB_RAY_RUNTIME_ENV  Ray runtime_env as JSON, e.g. {"py_modules": ["/abs/path/lib/scalinglab"]}
     SCALINGLAB_SLURM_PARTITION  SCALINGLAB_SLURM_TIME  SCALINGLAB_SLURM_GPUS_PER_JOB
     SCALINGLAB_SLURM_CPUS_PER_JOB  SCALINGLAB_SLURM_MEM_GB  SCALINGLAB_SLURM_ACCOUNT
     SCALINGLAB_SLURM_QOS  SCALINGLAB_SLURM_ARRAY_PARALLELISM  SCALINGLAB_SLURM_RUNS_PER_JOB
@@ -29,10 +30,8 @@ import multiprocessing
 import os
 import re
 import socket
-import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlparse
@@ -336,6 +335,9 @@ class DaskExecutor(Executor):
         hint = normalize_resources(resources)
         declared = self._worker_resources()
         out: dict[str, float] = {}
+        if hint["gpus"] and not declared:
+            # No worker yet (an adaptive cluster starts them on demand): ask as is.
+            return {"GPU": hint["gpus"]}
         if hint["gpus"]:
             most = max((w.get("GPU", 0) for w in declared), default=0)
             if most <= 0:
@@ -411,6 +413,12 @@ class RayExecutor(Executor):
         ray = _require("ray", "ray")
         self.ray = ray
         self.address = address or _env("SCALINGLAB_RAY_ADDRESS")
+        if runtime_env is None and _env("SCALINGLAB_RAY_RUNTIME_ENV"):
+            import json
+            try:
+                runtime_env = json.loads(_env("SCALINGLAB_RAY_RUNTIME_ENV"))
+            except ValueError as exc:
+                raise ValueError(f"SCALINGLAB_RAY_RUNTIME_ENV is not JSON: {exc}") from None
         self.workers = workers
         self._owns_ray = False
         if self.address and self.address != "auto":
@@ -434,8 +442,8 @@ class RayExecutor(Executor):
                      runtime_env=dict(runtime_env or {}) or None,
                      _node_ip_address="127.0.0.1")
             self._owns_ray = True
-        remote = self.address is not None and self.address not in ("auto",)
-        self.shared_filesystem = (not remote) if shared_filesystem is None else bool(shared_filesystem)
+        # On a cluster the driver writes the records (workers may not see its disk).
+        self.shared_filesystem = (self.address is None) if shared_filesystem is None else bool(shared_filesystem)
         self._remote_fns: dict[Callable, Any] = {}
         self._refs: dict[int, Any] = {}
         self._ids = itertools.count()
@@ -672,23 +680,37 @@ def make_executor(executor: str | Executor = "local", workers: int = 1, **option
     """An executor by name (``local``, ``dask``, ``ray``, ``slurm``) with ``workers``
     parallel runs; other keyword options go to its class. An Executor is returned as is."""
     if isinstance(executor, Executor):
+        if options:
+            raise ValueError(f"options {sorted(options)} cannot apply to an executor that is "
+                             "already made; pass them when making it")
         return executor
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers={workers!r} must be an integer >= 1")
+    classes = {"local": LocalExecutor, "dask": DaskExecutor, "ray": RayExecutor, "slurm": SlurmExecutor}
+    if executor not in classes:
+        raise ValueError(f"executor={executor!r} is not one of {', '.join(map(repr, EXECUTOR_NAMES))}")
+    in_process = options.pop("in_process", None) if executor == "local" else None
+    _check_options(executor, classes[executor], options)
     if executor == "local":
-        # One worker runs in this process unless a process is asked for explicitly.
-        if options.pop("in_process", workers == 1):
+        # One worker runs in this process unless a process pool is asked for.
+        if in_process or (in_process is None and workers == 1 and not options):
             if workers != 1:
                 raise ValueError(f"in_process=True runs one run at a time; workers={workers} cannot apply")
             return InProcessExecutor()
         return LocalExecutor(workers, **options)
-    if executor == "dask":
-        return DaskExecutor(workers, **options)
-    if executor == "ray":
-        return RayExecutor(workers, **options)
     if executor == "slurm":
+        # Slurm's queue decides how many jobs run; workers > 1 caps the job array.
         return SlurmExecutor(workers if workers > 1 else None, **options)
-    raise ValueError(f"executor={executor!r} is not one of {', '.join(map(repr, EXECUTOR_NAMES))}")
+    return classes[executor](workers, **options)
+
+
+def _check_options(name: str, cls: type, options: Mapping) -> None:
+    import inspect
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "workers")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"option(s) {', '.join(unknown)} do not apply to executor={name!r}; "
+                         f"it takes: {', '.join(accepted)}")
 
 
 __all__ = ["EXECUTOR_NAMES", "Executor", "InProcessExecutor", "LocalExecutor", "DaskExecutor",

@@ -18,10 +18,8 @@ import concurrent.futures as cf
 import json
 import os
 import sys
-import warnings
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from scalinglab.sweep.cache import (
@@ -286,6 +284,17 @@ def _execute(fn, todo, plain, wants, *, cache: RunCache, fn_name, versions, exec
                 else:
                     if not (outcome.written and cache.path(key).exists()):
                         cache.write(record)
+                    records[key], cached[key] = record, False
+                    bar.update(1)
+                    continue
+            if outcome is None and error is not None:
+                # A lost job (a Slurm time limit, a dead worker) may have finished and
+                # written some of its runs before it went.
+                try:
+                    record = cache.load(key)
+                except CorruptRecord:
+                    record = None
+                if record is not None:
                     records[key], cached[key] = record, False
                     bar.update(1)
                     continue
