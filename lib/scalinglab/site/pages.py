@@ -312,6 +312,27 @@ def _cell_code(value: Any) -> str:
     return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
 
 
+def _sections(cells: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The H2 headings of the notebook's markdown cells with the ids Sphinx gives them."""
+    from docutils.nodes import make_id
+
+    found, seen = [], set()
+    for cell in cells:
+        if cell.get("cell_type") != "markdown":
+            continue
+        in_code = False
+        for line in _cell_text(cell).splitlines():
+            if line.lstrip().startswith(("```", "~~~")):
+                in_code = not in_code
+            if not in_code and line.startswith("## "):
+                title = line[3:].strip().strip("#").strip()
+                anchor = make_id(title)
+                if anchor and anchor not in seen:  # repeated titles get other ids: leave them out
+                    seen.add(anchor)
+                    found.append((title, anchor))
+    return found
+
+
 def provenance_rows(nb: ExecutedNotebook, row: ScorecardRow | None,
                     claims: Claims | None) -> list[tuple[str, str]]:
     run = nb.run
@@ -376,7 +397,6 @@ def paper_notebook(nb: ExecutedNotebook, row: ScorecardRow | None, claims: Claim
     links = [f"<a href='../notebooks/{nb.paper}.ipynb' download>Download the executed notebook</a>"]
     if finish is not None:
         links.append("<a href='#scorecard-cell'>Scorecard</a>")
-    links.append("<a href='#run-provenance'>Run provenance</a>")
     if entry and entry.arxiv:
         links.append(f"<a href='{entry.arxiv_url}'>arXiv:{esc(entry.arxiv)}</a>")
     if entry:
@@ -391,10 +411,13 @@ def paper_notebook(nb: ExecutedNotebook, row: ScorecardRow | None, claims: Claim
             verdict += f"; {counts['indicative']} indicative (judged only at a larger profile)"
     else:
         verdict = "No claims file was found for this run."
+    sections = _sections(cells) + [("Run provenance", "run-provenance")]
+    contents = " · ".join(f"<a href='#{anchor}'>{esc(title)}</a>" for title, anchor in sections)
     box = (f"<div class='sl-paper-summary sl-run-{esc(status)}'>"
            f"<div class='sl-verdict-line'>{verdict} · profile <code>{esc(profile or '—')}</code>"
            f" · device <code>{esc(device or '—')}</code></div>"
-           f"<div class='sl-links'>{' · '.join(links)}</div></div>")
+           f"<div class='sl-links'>{' · '.join(links)}</div>"
+           f"<div class='sl-links sl-contents'>On this page: {contents}</div></div>")
     cells.insert(1, _md_cell(box, "sl-summary"))
     if finish is not None:
         cells.insert(finish + 1, _md_cell("<span id='scorecard-cell'></span>", "sl-scorecard-anchor"))
@@ -403,6 +426,9 @@ def paper_notebook(nb: ExecutedNotebook, row: ScorecardRow | None, claims: Claim
     table += [f"| {k} | {v} |" for k, v in provenance_rows(nb, row, claims)]
     cells.append(_md_cell("## Run provenance\n\nWhat produced the outputs on this page, from the "
                           "executed notebook's metadata.\n\n" + "\n".join(table), "sl-provenance"))
+    # the notebook's tables and code get the page's full width (no right-hand sidebar;
+    # the summary box lists the sections instead)
+    out.setdefault("metadata", {})["html_theme.sidebar_secondary.remove"] = True
     for i, cell in enumerate(cells):  # nbformat 4.5 wants an id on every cell
         cell.setdefault("id", f"cell-{i}")
     out.setdefault("nbformat", 4)
