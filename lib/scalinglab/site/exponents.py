@@ -49,9 +49,14 @@ def draw_exponent_plot(points: list[ExponentPoint], path: Path) -> None:
 
     values = [v for p in points for v in (p.paper_value, p.ours, *(p.ours_interval or ()),
                                            *(p.paper_interval or ()))]
-    lo, hi = min(values + [0.0]), max(values)
-    pad = 0.08 * (hi - lo or 1.0)
-    lo, hi = lo - pad, hi + pad
+    # exponents spanning more than a decade and a half read better on log axes
+    log_axes = min(values) > 0 and max(values) / min(values) > 30
+    if log_axes:
+        lo, hi = min(values) / 1.3, max(values) * 1.3
+    else:
+        lo, hi = min(values + [0.0]), max(values)
+        pad = 0.08 * (hi - lo or 1.0)
+        lo, hi = lo - pad, hi + pad
     with plt.rc_context({"font.size": 10, "svg.hashsalt": "scalinglab"}):
         fig, ax = plt.subplots(figsize=(5.6, 5.0), dpi=150)
         ax.plot([lo, hi], [lo, hi], color="#8c959f", linewidth=1, linestyle="--", zorder=1,
@@ -71,6 +76,13 @@ def draw_exponent_plot(points: list[ExponentPoint], path: Path) -> None:
                             xytext=(5, 4), fontsize=8, color="#24292f")
             ax.scatter([p.paper_value for p in group], [p.ours for p in group], color=colour,
                        marker=VERDICT_MARKERS[verdict], s=36, zorder=3, label=verdict)
+        if log_axes:
+            from matplotlib.ticker import FuncFormatter
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+            ax.xaxis.set_major_formatter(plain)
+            ax.yaxis.set_major_formatter(plain)
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
