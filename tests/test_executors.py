@@ -167,6 +167,10 @@ def test_ray_packs_fractional_gpu_runs(ray_executor, tmp_path):
                        resources={"cpus": 0.5, "gpus": 0.25})
     # Ray gave every run the (declared) GPU 0.
     assert {r["metrics"]["cuda_visible_devices"] for r in result.records} == {"0"}
+    with pytest.raises(ResourceUnavailable, match="asks for 2 GPU but the largest Ray node has 1"):
+        ray_executor.ray_resources({"gpus": 2})
+    with pytest.raises(ResourceUnavailable, match="asks for 3 CPU"):
+        ray_executor.ray_resources({"cpus": 3})
 
 
 @pytest.mark.cluster

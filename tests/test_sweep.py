@@ -279,3 +279,15 @@ def test_default_cache_dir_and_versions(tmp_path, monkeypatch):
     from scalinglab.repro.provenance import library_hash
     assert result.records[0]["versions"] == {"scalinglab": library_hash()}
     assert (tmp_path / "c" / "runs" / "x" / f"{result.run_ids[0]}.json").exists()
+
+
+def test_load_sweep_reads_a_namespace_whatever_version_made_it(tmp_path):
+    from scalinglab.sweep import load_sweep
+    sweep(sweep_fns.power_law_run, grid(n=[4, 2]), tmp_path, versions={"test": "old"})
+    sweep(sweep_fns.flat_metrics_run, grid(n=[3]), tmp_path)
+    (tmp_path / "cache" / "demo" / "broken.json").write_text("{")
+    everything = load_sweep("demo", cache_dir=tmp_path / "cache")
+    assert len(everything) == 3 and all(everything.cached)
+    runs = load_sweep("demo", cache_dir=tmp_path / "cache", fn=sweep_fns.power_law_run)
+    assert [r["config"]["n"] for r in runs.records] == [2, 4]  # sorted by config
+    assert runs.frame["loss"].tolist() == pytest.approx([sweep_fns.A * n ** -sweep_fns.ALPHA for n in (2, 4)])

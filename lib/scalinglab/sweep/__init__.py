@@ -13,10 +13,10 @@ from scalinglab.sweep.executors import (
     RayExecutor, ResourceUnavailable, SchedulerUnreachable, SlurmExecutor, make_executor,
 )
 from scalinglab.sweep.grid import grid
-from scalinglab.sweep.runner import RunFailure, SweepError, SweepResult, run_sweep
+from scalinglab.sweep.runner import RunFailure, SweepError, SweepResult, load_sweep, run_sweep
 
 __all__ = [
-    "grid", "run_sweep", "SweepResult", "SweepError", "RunFailure", "RunCache", "CorruptRecord",
+    "grid", "run_sweep", "load_sweep", "SweepResult", "SweepError", "RunFailure", "RunCache", "CorruptRecord",
     "canonical_json", "record_identity", "run_key", "validate_record", "EXECUTOR_NAMES", "Executor",
     "InProcessExecutor", "LocalExecutor", "DaskExecutor", "RayExecutor", "SlurmExecutor",
     "make_executor", "BackendNotInstalled", "SchedulerUnreachable", "ResourceUnavailable",

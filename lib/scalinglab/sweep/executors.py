@@ -450,12 +450,16 @@ class RayExecutor(Executor):
         self._lock = threading.Lock()
 
     def ray_resources(self, resources: Mapping | None) -> dict[str, float]:
+        """The hint in Ray's terms; a request larger than every node is an error here
+        (Ray would otherwise keep the task waiting for a node that never comes)."""
         hint = normalize_resources(resources)
-        if hint["gpus"]:
-            total = self.ray.cluster_resources().get("GPU", 0)
-            if total <= 0:
+        nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
+        for name, ray_name in (("cpus", "CPU"), ("gpus", "GPU")):
+            most = max((n.get(ray_name, 0) for n in nodes), default=0)
+            if hint[name] > most:
                 raise ResourceUnavailable(
-                    f"the run asks for {hint['gpus']} GPU but the Ray cluster has no GPU; ask for gpus=0")
+                    f"the run asks for {hint[name]} {ray_name} but the largest Ray node has {most:g}; "
+                    f"ask for less (resources={{'{name}': ...}}) or use a bigger node")
         return {"num_cpus": hint["cpus"], "num_gpus": hint["gpus"]}
 
     def submit(self, fn, /, *args, resources=None, **kwargs):

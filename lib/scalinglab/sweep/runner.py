@@ -150,6 +150,31 @@ class SweepResult:
                 f"{len(self.diverged)} diverged, {len(self.failures)} failed)")
 
 
+def load_sweep(namespace: str, *, cache_dir: str | os.PathLike | None = None,
+               fn: Callable | str | None = None) -> SweepResult:
+    """Every complete record of a namespace, without running anything: for refitting
+    runs made elsewhere (e.g. committed under ``data/runs/``) whatever code version made
+    them. ``fn`` keeps only the runs of one function (a function or ``"module:name"``).
+    Records come sorted by config; unusable files are reported and skipped."""
+    namespace = check_namespace(namespace)
+    if cache_dir is None:
+        from scalinglab.repro.paths import cache_dir as default_cache
+        cache_dir = default_cache() / "runs"
+    cache = RunCache(cache_dir, namespace)
+    wanted = None if fn is None else (fn if isinstance(fn, str) else function_name(fn))
+    found = []
+    for key in cache.keys():
+        try:
+            record = cache.load(key)
+        except CorruptRecord as exc:
+            _report(f"run cache: skipping the unusable record {namespace}/{key}.json ({exc})", None)
+            continue
+        if record is not None and (wanted is None or record["fn"] == wanted):
+            found.append(record)
+    found.sort(key=lambda r: (canonical_json(r["config"]), r["fn"], canonical_json(r["versions"])))
+    return SweepResult(namespace, found, [True] * len(found))
+
+
 def _progress_enabled(progress: bool) -> bool:
     return bool(progress) and os.environ.get("SCALINGLAB_PROGRESS", "1") != "0"
 
@@ -370,4 +395,4 @@ def _execute(fn, todo, plain, wants, *, cache: RunCache, fn_name, versions, exec
     return failures
 
 
-__all__ = ["run_sweep", "SweepResult", "SweepError", "RunFailure"]
+__all__ = ["run_sweep", "load_sweep", "SweepResult", "SweepError", "RunFailure"]
