@@ -17,6 +17,14 @@ CLUSTER_STAMP := $(VENV)/.requirements-cluster-stamp
 # EXECUTOR=local|dask|ray|slurm WORKERS=n DEVICE=auto|cpu|cuda|mps
 export PAPERS PROFILE JOBS FORCE EXECUTOR WORKERS DEVICE
 
+# Cluster settings for sweeps (docs/cluster.md); short names on the make command line.
+export SCALINGLAB_DASK_ADDRESS ?= $(DASK_ADDRESS)
+export SCALINGLAB_RAY_ADDRESS ?= $(RAY_ADDRESS)
+export SCALINGLAB_SLURM_PARTITION ?= $(SLURM_PARTITION)
+export SCALINGLAB_SLURM_TIME ?= $(SLURM_TIME)
+export SCALINGLAB_SLURM_ACCOUNT ?= $(SLURM_ACCOUNT)
+export SCALINGLAB_SLURM_GPUS_PER_JOB ?= $(SLURM_GPUS_PER_JOB)
+
 # Published data: a local mirror when one sits beside the checkout, else downloads
 # pinned by commit and sha256 (data/remote.yaml).
 MIRROR := $(abspath ../shared/mirror)

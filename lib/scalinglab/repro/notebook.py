@@ -69,9 +69,14 @@ class PaperRun:
             raise ParameterError(f"paper id {paper!r} must look like 'kaplan2020_neural_lm'")
         self.paper = paper
         self.profile = check_choice("profile", profile, PROFILES)
-        self.device = resolve_device(device)
-        self.seed = check_int("seed", seed, minimum=0)
         self.executor = check_choice("executor", executor, EXECUTORS)
+        if device == "cuda" and self.executor != "local":
+            # The sweep's runs execute on cluster nodes, whose GPUs the machine that
+            # drives the notebook (a login or head node) need not have.
+            self.device = device
+        else:
+            self.device = resolve_device(device)
+        self.seed = check_int("seed", seed, minimum=0)
         self.workers = check_int("workers", workers, minimum=1)
         if not isinstance(out_dir, (str, os.PathLike)) or str(out_dir) == "":
             raise ParameterError(f"out_dir={out_dir!r} must be a folder path")
