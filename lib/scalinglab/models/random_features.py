@@ -1,0 +1,242 @@
+"""Random-feature models with exact least-squares readouts (numpy, float64).
+
+Two pieces:
+
+* :class:`RandomFeatures`: phi(x) = sigma(U x) with U ~ N(0, 1/d_in), sigma linear or
+  ReLU, and :func:`fit_readout` / :class:`RidgePath` for the min-norm or ridge readout.
+  For Gaussian inputs x ~ N(0, diag(lambda)) and a linear teacher y = w.x the test loss
+  of any readout is computed *exactly* from the feature moments
+  (:meth:`RandomFeatures.population_moments`; ReLU via the arc-cosine kernel), so no
+  test-set noise enters the learning curves.
+
+* The linear random-feature teacher–student model of Bahri et al. 2021 (Sec. 2.3):
+  teacher features F ~ N(0, C), C = diag(lambda), teacher y = omega.F with
+  omega ~ N(0, I/S); student features f = P F with a P x S Gaussian projection;
+  training on D samples to the global optimum (min-norm least squares). With
+  ``F = g * sqrt(lambda)`` for standard normal g, :func:`linear_rf_loss` returns the
+  test loss averaged over the teacher exactly, given the projection and the data:
+
+      L(D, P) = 1/(2S) * E_omega || C^1/2 (omega - P^T theta_hat(omega)) ||^2
+
+  and its two limits, Eq. 1 (D = inf, :func:`projection_loss`) and Eq. 2
+  (P = inf, the teacher's own kernel, :func:`kernel_loss`).
+
+Losses are 1/2 mean squared error throughout, as in Bahri et al.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ACTIVATIONS = ("linear", "relu")
+
+
+def _check_count(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
+    return int(value)
+
+
+def _check_ridge(ridge: Any) -> float:
+    if isinstance(ridge, bool) or not isinstance(ridge, (int, float, np.floating)) \
+            or not math.isfinite(ridge) or ridge < 0:
+        raise ValueError(f"ridge={ridge!r} must be a finite number >= 0")
+    return float(ridge)
+
+
+def _eigenvalues(eigenvalues: Any) -> np.ndarray:
+    lam = np.asarray(eigenvalues, dtype=float)
+    if lam.ndim != 1 or lam.size == 0:
+        raise ValueError("eigenvalues must be a non-empty 1-D array")
+    if np.any(~np.isfinite(lam)) or np.any(lam < 0):
+        raise ValueError("eigenvalues must be finite and >= 0")
+    return lam
+
+
+# ----------------------------------------------------------------------------------
+# Random features and readouts
+# ----------------------------------------------------------------------------------
+@dataclass
+class RandomFeatures:
+    """phi(x) = sigma(U x), U (n_features x d_in) with i.i.d. N(0, 1/d_in) entries.
+
+    Rows of U are drawn in order from ``seed``, so the first k features of a model with
+    more features are the features of the model with k: learning curves in the number
+    of features nest (one draw, sliced)."""
+
+    d_in: int
+    n_features: int
+    activation: str = "linear"
+    seed: int = 0
+    weights: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        _check_count("d_in", self.d_in)
+        _check_count("n_features", self.n_features)
+        _check_count("seed", self.seed, minimum=0)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation={self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        rng = np.random.default_rng(self.seed)
+        self.weights = rng.standard_normal((self.n_features, self.d_in)) / math.sqrt(self.d_in)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 2 or x.shape[1] != self.d_in:
+            raise ValueError(f"inputs must have shape (n, {self.d_in}), got {x.shape}")
+        pre = x @ self.weights.T
+        return np.maximum(pre, 0.0) if self.activation == "relu" else pre
+
+    __call__ = transform
+
+    def population_moments(self, eigenvalues: Any, teacher: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Exact moments for x ~ N(0, diag(eigenvalues)) and y = teacher.x:
+        ``(G, b, y2)`` with G = E[phi phi^T], b = E[phi y], y2 = E[y^2].
+
+        ReLU: E[relu(u.x) relu(v.x)] = s_u s_v / (2 pi) (sin t + (pi - t) cos t), with
+        s_u^2 = u^T C u and cos t = u^T C v / (s_u s_v) (the degree-1 arc-cosine kernel),
+        and E[relu(u.x) w.x] = u^T C w / 2."""
+        lam = _eigenvalues(eigenvalues)
+        if lam.size != self.d_in:
+            raise ValueError(f"{lam.size} eigenvalues for d_in={self.d_in}")
+        w = np.asarray(teacher, dtype=float)
+        if w.shape != (self.d_in,):
+            raise ValueError(f"teacher must have shape ({self.d_in},), got {w.shape}")
+        UC = self.weights * lam
+        cross = UC @ self.weights.T
+        y2 = float(w @ (lam * w))
+        if self.activation == "linear":
+            return cross, UC @ w, y2
+        s = np.sqrt(np.clip(np.diag(cross), 0.0, None))
+        outer = np.outer(s, s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = np.where(outer > 0, cross / np.where(outer > 0, outer, 1.0), 1.0)
+        cos = np.clip(cos, -1.0, 1.0)
+        theta = np.arccos(cos)
+        G = outer / (2 * math.pi) * (np.sin(theta) + (math.pi - theta) * cos)
+        return G, 0.5 * (UC @ w), y2
+
+
+def population_loss(theta: np.ndarray, G: np.ndarray, b: np.ndarray, y2: float) -> float:
+    """1/2 E[(y - theta.phi)^2] from the moments of :meth:`RandomFeatures.population_moments`
+    (the first len(theta) features). Clipped at 0 against round-off."""
+    theta = np.asarray(theta, dtype=float)
+    k = theta.shape[0]
+    value = y2 - 2.0 * theta @ b[:k] + theta @ (G[:k, :k] @ theta)
+    return 0.5 * max(float(value), 0.0)
+
+
+class RidgePath:
+    """The readout minimising (1/n)||y - Z theta||^2 + ridge ||theta||^2 for any ridge,
+    from one SVD of the design Z (n x p). ``ridge=0`` is the min-norm least-squares
+    solution (pseudo-inverse; singular values below ``rcond * s_max`` count as zero)."""
+
+    def __init__(self, Z: np.ndarray, y: np.ndarray, rcond: float = 1e-12):
+        Z = np.asarray(Z, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if Z.ndim != 2:
+            raise ValueError(f"design must be 2-D, got shape {Z.shape}")
+        if y.shape[0] != Z.shape[0]:
+            raise ValueError(f"{Z.shape[0]} rows in the design but {y.shape[0]} targets")
+        self.n = Z.shape[0]
+        u, s, vt = np.linalg.svd(Z, full_matrices=False)
+        keep = s > rcond * (s[0] if s.size else 0.0)
+        self.s, self.vt = s[keep], vt[keep]
+        self.uty = u[:, keep].T @ y
+
+    def theta(self, ridge: float = 0.0) -> np.ndarray:
+        ridge = _check_ridge(ridge)
+        shrink = self.s / (self.s ** 2 + self.n * ridge)
+        coef = shrink[:, None] * self.uty if self.uty.ndim == 2 else shrink * self.uty
+        return self.vt.T @ coef
+
+
+def fit_readout(Z: np.ndarray, y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+    """Min-norm (``ridge=0``) or ridge least-squares readout; see :class:`RidgePath`."""
+    return RidgePath(Z, y).theta(ridge)
+
+
+# ----------------------------------------------------------------------------------
+# The linear random-feature teacher–student model (Bahri et al. 2021, Sec. 2.3)
+# ----------------------------------------------------------------------------------
+def _residual_trace(lam: np.ndarray, A: np.ndarray) -> float:
+    """Tr[(I - Pi) C] with Pi the orthogonal projector onto the column space of
+    C^1/2 A^T (A: k x S). Computed from an orthonormal basis Q of that space as
+    sum_i lambda_i (1 - |Q_i|^2), which avoids the cancellation of
+    Tr C - Tr[C A^T (A C A^T)^-1 A C] when the loss is small."""
+    H = np.sqrt(lam)[:, None] * A.T
+    q, r = np.linalg.qr(H)
+    diag = np.abs(np.diag(r))
+    keep = diag > 1e-13 * (diag.max() if diag.size else 0.0)
+    q = q[:, keep]
+    return float(np.sum(lam * np.clip(1.0 - np.einsum("ij,ij->i", q, q), 0.0, None)))
+
+
+def projection_loss(eigenvalues: Any, projection: np.ndarray) -> float:
+    """Bahri et al. Eq. 1, the infinite-data loss of the student with features P F:
+    L(P) = 1/(2S) Tr[C - C P^T (P C P^T)^-1 P C], C = diag(eigenvalues)."""
+    lam = _eigenvalues(eigenvalues)
+    A = np.asarray(projection, dtype=float)
+    if A.ndim != 2 or A.shape[1] != lam.size:
+        raise ValueError(f"projection must have shape (P, {lam.size}), got {A.shape}")
+    return _residual_trace(lam, A) / (2 * lam.size)
+
+
+def kernel_loss(eigenvalues: Any, data: np.ndarray) -> float:
+    """Bahri et al. Eq. 2, the loss of regression with the teacher's own kernel
+    K(x, x') = F(x).F(x') (all S features, P = inf) on D training points
+    F_a = data_a * sqrt(lambda) (``data``: D x S standard normal draws):
+    L(D) = 1/2 E_x[K(x,x) - K(x)^T K^-1 K(x)] averaged over the teacher.
+
+    Algebraically this is Eq. 1 with the data matrix in place of the projection:
+    the two limits are dual (a random projection of the features versus a random
+    sample of training points)."""
+    lam = _eigenvalues(eigenvalues)
+    G = np.asarray(data, dtype=float)
+    if G.ndim != 2 or G.shape[1] != lam.size:
+        raise ValueError(f"data must have shape (D, {lam.size}), got {G.shape}")
+    return _residual_trace(lam, G) / (2 * lam.size)
+
+
+def linear_rf_loss(eigenvalues: Any, projection: np.ndarray, data: np.ndarray,
+                   ridge: float = 0.0) -> float:
+    """L(D, P) of the linear random-feature student trained on D samples, averaged
+    exactly over teachers omega ~ N(0, I/S) and over the test distribution.
+
+    eigenvalues: lambda (S,); projection: P x S; data: D x S standard normal draws
+    (teacher features F_a = data_a * sqrt(lambda)). The readout minimises
+    (1/D)||y - Z theta||^2 + ridge ||theta||^2 (min-norm at ``ridge=0``), Z = F P^T.
+
+    With B = P^T Z^+ Phi (Phi: the D x S teacher features), the loss is
+    1/(2S) [Tr C - 2 Tr(C B) + Tr(B^T C B)], evaluated in O(S P D + S min(P, D)^2)."""
+    lam = _eigenvalues(eigenvalues)
+    S = lam.size
+    A = np.asarray(projection, dtype=float)
+    G = np.asarray(data, dtype=float)
+    if A.ndim != 2 or A.shape[1] != S:
+        raise ValueError(f"projection must have shape (P, {S}), got {A.shape}")
+    if G.ndim != 2 or G.shape[1] != S:
+        raise ValueError(f"data must have shape (D, {S}), got {G.shape}")
+    ridge = _check_ridge(ridge)
+    P, D = A.shape[0], G.shape[0]
+    Phi = G * np.sqrt(lam)                  # D x S teacher features
+    Z = Phi @ A.T                           # D x P student features
+    u, s, vt = np.linalg.svd(Z, full_matrices=False)
+    keep = s > 1e-12 * (s[0] if s.size else 0.0)
+    u, s, vt = u[:, keep], s[keep], vt[keep]
+    shrink = s / (s ** 2 + D * ridge)       # Z^+ = V diag(shrink) U^T
+    if P <= D:
+        X = vt.T @ (shrink[:, None] * (u.T @ Phi))       # Z^+ Phi: P x S
+        K_P = (A * lam) @ A.T                             # P C P^T
+        tr_CB = float(np.einsum("pj,pj->", A * lam, X))   # Tr(C P^T X)
+        tr_BCB = float(np.einsum("pj,pj->", X, K_P @ X))  # Tr(X^T K_P X)
+    else:
+        V = A.T @ (vt.T @ (shrink[:, None] * u.T))        # P^T Z^+: S x D
+        tr_CB = float(np.einsum("ja,aj->", lam[:, None] * V, Phi))   # Tr(C V Phi)
+        K_D = Phi @ Phi.T                                 # D x D
+        VCV = V.T @ (lam[:, None] * V)                    # D x D
+        tr_BCB = float(np.einsum("ab,ba->", VCV, K_D))    # Tr(V^T C V Phi Phi^T)
+    total = float(lam.sum()) - 2.0 * tr_CB + tr_BCB
+    return max(total, 0.0) / (2 * S)
