@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 
+# papermill marks the banner it puts on top of a failed notebook, and the anchor it puts
+# before the failing cell, with this tag
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+
+
 class SiteInputError(ValueError):
     """An input of the site build is missing or malformed (one-line message)."""
 
@@ -159,7 +164,7 @@ class ExecutedNotebook:
     def title(self) -> str:
         """The text of the first H1 of the first markdown cell, if any."""
         for cell in self.notebook.get("cells", []):
-            if cell.get("cell_type") != "markdown":
+            if cell.get("cell_type") != "markdown" or PAPERMILL_ERROR_TAG in cell.get("metadata", {}).get("tags", []):
                 continue
             source = cell.get("source", "")
             source = "".join(source) if isinstance(source, list) else source

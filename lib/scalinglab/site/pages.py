@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from scalinglab.site.catalogue import CATEGORY_MEANING, CATEGORY_SHORT, STATUSES, Paper
 from scalinglab.site.exponents import ExponentPoint
-from scalinglab.site.inputs import Claims, ExecutedNotebook, Scorecard, ScorecardRow
+from scalinglab.site.inputs import PAPERMILL_ERROR_TAG, Claims, ExecutedNotebook, Scorecard, ScorecardRow
 
 esc = html.escape
 
@@ -72,7 +72,7 @@ def _row_title(row: ScorecardRow, papers: dict[str, Paper]) -> str:
 
 
 def scorecard_table(card: Scorecard, papers: dict[str, Paper], pages: set[str]) -> str:
-    head = ("<tr><th>Paper</th><th class='sl-num'>Claims reproduced / judged</th>"
+    head = ("<tr><th>Paper</th><th class='sl-num'>Reproduced / judged</th>"
             "<th class='sl-num'>Indicative</th><th>Run</th><th>Profile</th><th>Device</th>"
             "<th class='sl-num'>Wall time</th><th>Date</th></tr>")
     body = []
@@ -80,7 +80,8 @@ def scorecard_table(card: Scorecard, papers: dict[str, Paper], pages: set[str]) 
         title = esc(_row_title(row, papers))
         link = f"papers/{row.paper}.html"
         title_html = f"<a href='{link}'>{title}</a>" if row.paper in pages else title
-        error = (f"<div class='sl-error'>{esc(row.error)}</div>" if row.error else "")
+        short = row.error if len(row.error) <= 160 else row.error[:157] + "…"
+        error = (f"<div class='sl-error' title='{esc(row.error)}'>{esc(short)}</div>" if row.error else "")
         share = "" if not row.claims_judged else f" ({row.claims_reproduced / row.claims_judged:.0%})"
         body.append(
             f"<tr data-paper='{esc(row.paper)}' class='sl-run-{esc(row.status)}'>"
@@ -120,13 +121,13 @@ def exponent_table(points: list[ExponentPoint], pages: set[str]) -> str:
         rows.append(
             f"<tr data-claim='{esc(p.paper)}:{esc(p.claim)}'><td class='sl-num'>{p.number}</td>"
             f"<td>{paper}</td><td><code>{esc(p.claim)}</code><div class='sl-id'>{esc(p.statement)}</div></td>"
-            f"<td class='sl-num'>{_fmt(p.paper_value)} <span class='sl-iv'>{_interval(p.paper_interval)}</span>"
-            f"<div class='sl-id'>{esc(p.paper_source)}</div></td>"
-            f"<td class='sl-num'>{_fmt(p.ours)} <span class='sl-iv'>{_interval(p.ours_interval)}</span></td>"
-            f"<td><span class='sl-badge sl-verdict-{esc(p.verdict.replace(' ', '-'))}'>{esc(p.verdict)}</span></td></tr>")
+            f"<td class='sl-num'>{_fmt(p.paper_value)}<span class='sl-iv'>{_interval(p.paper_interval)}</span></td>"
+            f"<td class='sl-num'>{_fmt(p.ours)}<span class='sl-iv'>{_interval(p.ours_interval)}</span></td>"
+            f"<td><span class='sl-badge sl-verdict-{esc(p.verdict.replace(' ', '-'))}'>{esc(p.verdict)}</span></td>"
+            f"<td class='sl-source'>{esc(p.paper_source)}</td></tr>")
     return ("<div class='sl-table-wrap'><table class='sl-table sl-exponents' id='exponent-table'>"
-            "<thead><tr><th class='sl-num'>#</th><th>Paper</th><th>Claim</th><th class='sl-num'>Paper</th>"
-            "<th class='sl-num'>Ours</th><th>Verdict</th></tr></thead>"
+            "<thead><tr><th class='sl-num'>#</th><th>Paper</th><th>Claim</th><th class='sl-num'>Paper's</th>"
+            "<th class='sl-num'>Ours</th><th>Verdict</th><th>Paper's source</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
@@ -381,6 +382,13 @@ def paper_notebook(nb: ExecutedNotebook, row: ScorecardRow | None, claims: Claim
     link serves the notebook exactly as it was executed."""
     out = copy.deepcopy(nb.notebook)
     cells = out.setdefault("cells", [])
+    # papermill's red banner on top of a failed notebook: the summary box says it instead,
+    # with a link to the failing cell (papermill's anchor stays in place)
+    error_anchor = any("papermill-error-cell" in _cell_text(c) for c in cells
+                       if PAPERMILL_ERROR_TAG in c.get("metadata", {}).get("tags", []))
+    while cells and PAPERMILL_ERROR_TAG in cells[0].get("metadata", {}).get("tags", []) and \
+            'id="papermill-error-cell"' not in _cell_text(cells[0]):
+        cells.pop(0)
     if not cells or cells[0].get("cell_type") != "markdown" or not nb.title:
         title = (entry.title if entry else "") or (row.title if row else "") or nb.paper
         cells.insert(0, _md_cell(f"# {title}", "sl-title"))
@@ -403,7 +411,9 @@ def paper_notebook(nb: ExecutedNotebook, row: ScorecardRow | None, claims: Claim
         links.append(f"<a href='../catalogue.html#paper-{esc(entry.id)}'>Catalogue entry</a>")
     if status == "failed":
         verdict = (f"<strong>This notebook failed</strong>: {esc(row.error if row else '')}. "
-                   "The claims below are those it recorded before it stopped, if any.")
+                   "It stopped before writing its scorecard.")
+        if error_anchor:
+            links.insert(0, "<a href='#papermill-error-cell'>Go to the error</a>")
     elif counts:
         verdict = (f"<strong>{counts.get('reproduced', 0)} of {counts.get('judged', 0)}</strong> judged "
                    f"claims reproduced")
