@@ -19,6 +19,7 @@ counts are proportional to p. Tokens never seen cannot be stored: their label is
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,16 +34,21 @@ def modular_labels(n_tokens: int, n_classes: int) -> np.ndarray:
     return np.arange(n_tokens) % n_classes
 
 
-def random_embeddings(n_tokens: int, dim: int, rng: np.random.Generator) -> np.ndarray:
-    """n x d Gaussian embeddings with entries N(0, 1/d), so |e_x|^2 ~ 1."""
+def random_embeddings(n_tokens: int, dim: int, rng: np.random.Generator,
+                      dtype=np.float64) -> np.ndarray:
+    """n x d Gaussian embeddings with entries N(0, 1/d), so |e_x|^2 ~ 1. float32 halves
+    the cost of large sweeps; ties between scores stay measure-zero events."""
     if n_tokens < 1 or dim < 1:
         raise ValueError("n_tokens and dim must be >= 1")
-    return rng.standard_normal((n_tokens, dim)) / np.sqrt(dim)
+    e = rng.standard_normal((n_tokens, dim), dtype=dtype)
+    e *= 1.0 / math.sqrt(dim)
+    return e
 
 
-def random_unembeddings(n_classes: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+def random_unembeddings(n_classes: int, dim: int, rng: np.random.Generator,
+                        dtype=np.float64) -> np.ndarray:
     """m x d random unit vectors, one per label."""
-    u = rng.standard_normal((n_classes, dim))
+    u = rng.standard_normal((n_classes, dim), dtype=dtype)
     return u / np.linalg.norm(u, axis=1, keepdims=True)
 
 
@@ -87,7 +93,8 @@ def memory_scores(embeddings: np.ndarray, unembeddings: np.ndarray, labels: np.n
     W is never formed: W U^T = E^T diag(q) U[f*] U^T costs O(n d m), not O(n d^2)."""
     stored = np.nonzero(weights)[0]
     label_gram = unembeddings[labels[stored]] @ unembeddings.T           # |S| x m
-    readout = embeddings[stored].T @ (weights[stored, None] * label_gram)  # d x m = W U^T
+    weighted = (weights[stored, None] * label_gram).astype(embeddings.dtype, copy=False)
+    readout = embeddings[stored].T @ weighted                              # d x m = W U^T
     return embeddings @ readout
 
 
@@ -114,7 +121,8 @@ class MemoryTask:
 
 def memory_error_curve(task: MemoryTask, dims, *, scheme: str, n_trials: int,
                        rng: np.random.Generator, counts: np.ndarray | None = None,
-                       capacity_per_dim: float | None = None, rho: float = 1.0) -> np.ndarray:
+                       capacity_per_dim: float | None = None, rho: float = 1.0,
+                       dtype=np.float64) -> np.ndarray:
     """Errors of fresh random memories, an array (n_trials, len(dims)).
 
     For the threshold scheme the memory stores ``capacity_per_dim * d`` tokens (the paper's
@@ -127,15 +135,15 @@ def memory_error_curve(task: MemoryTask, dims, *, scheme: str, n_trials: int,
         capacity = int(capacity_per_dim * d) if scheme == "threshold" else None
         q = memory_weights(scheme, task.probs, counts, capacity=capacity, rho=rho)
         for trial in range(n_trials):
-            E = random_embeddings(task.n_tokens, d, rng)
-            U = random_unembeddings(task.n_classes, d, rng)
+            E = random_embeddings(task.n_tokens, d, rng, dtype)
+            U = random_unembeddings(task.n_classes, d, rng, dtype)
             out[trial, j] = memory_error(E, U, task.labels, q, task.probs)
     return out
 
 
 def memory_data_curve(task: MemoryTask, budgets, dim: int, *, scheme: str, n_trials: int,
                       rng: np.random.Generator, capacity_per_dim: float | None = None,
-                      rho: float = 1.0) -> np.ndarray:
+                      rho: float = 1.0, dtype=np.float64) -> np.ndarray:
     """Errors after T training tokens, for each T in ``budgets`` (n_trials, len(budgets)).
 
     Each trial draws one memory (embeddings) and one data stream; the counts after the
@@ -150,8 +158,8 @@ def memory_data_curve(task: MemoryTask, budgets, dim: int, *, scheme: str, n_tri
     cdf[-1] = 1.0
     out = np.empty((n_trials, budgets.size))
     for trial in range(n_trials):
-        E = random_embeddings(task.n_tokens, dim, rng)
-        U = random_unembeddings(task.n_classes, dim, rng)
+        E = random_embeddings(task.n_tokens, dim, rng, dtype)
+        U = random_unembeddings(task.n_classes, dim, rng, dtype)
         stream = np.searchsorted(cdf, rng.random(int(budgets.max())), side="right")
         for j, T in enumerate(budgets):
             counts = np.bincount(stream[:T], minlength=task.n_tokens)

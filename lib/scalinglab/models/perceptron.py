@@ -137,3 +137,16 @@ def pruned_student_error(n_dim: int, alpha_prune: float, keep_fraction: float, *
     kept = prune_by_margin(X, probe, n_keep / n_pool, keep)
     student = max_margin(X[kept], y[kept])
     return generalisation_error(student.w, teacher)
+
+
+def pruning_run(config: dict) -> dict:
+    """One simulated pruning experiment as a sweep run (see :func:`scalinglab.sweep.run_sweep`).
+
+    config: ``n_dim``, ``alpha_prune``, ``keep_fraction``, ``keep`` ("hard" | "easy"),
+    ``probe_angle_deg`` and ``seed``. The seed alone fixes the teacher and the pool, so
+    keep-hard and keep-easy runs with equal seed and pool size prune the same examples."""
+    rng = np.random.default_rng(int(config["seed"]))
+    error = pruned_student_error(int(config["n_dim"]), float(config["alpha_prune"]),
+                                 float(config["keep_fraction"]), keep=str(config["keep"]),
+                                 probe_angle=float(np.radians(config["probe_angle_deg"])), rng=rng)
+    return {"metrics": {"error": error}}

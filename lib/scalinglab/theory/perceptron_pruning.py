@@ -22,6 +22,7 @@ The student's test error is eps = arccos(R) / pi.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -71,6 +72,16 @@ class _Quadrature:
     weight: np.ndarray
 
 
+@functools.lru_cache(maxsize=None)
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (cached: computing them costs more than
+    a whole solve)."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
+
+
 def _margin_interval(keep_fraction: float, keep: str) -> tuple[float, float]:
     """The kept range of the probe margin |v|, v ~ N(0, 1)."""
     if keep == "hard":
@@ -84,7 +95,7 @@ def _quadrature(keep_fraction: float, keep: str, probe_angle: float,
     if n_margin is None:
         n_margin = 160 if probe_angle == 0.0 else 120
     lo, hi = _margin_interval(keep_fraction, keep)
-    x, w = np.polynomial.legendre.leggauss(n_margin)
+    x, w = _gauss_legendre(n_margin)
     v = lo + (x + 1) * (hi - lo) / 2
     # density of |v| on the kept range, normalised to 1 (the pruned distribution)
     wv = w * (hi - lo) / 2 * 2 * _phi(v) / keep_fraction
@@ -94,7 +105,7 @@ def _quadrature(keep_fraction: float, keep: str, probe_angle: float,
     # u = cos(th) v - sin(th) v' changes sign at v' = v cot(th): split the v' integral there
     # (and use the symmetry (v, v') -> (-v, -v') to keep v >= 0).
     c, s = math.cos(probe_angle), math.sin(probe_angle)
-    xo, wo = np.polynomial.legendre.leggauss(n_orth)
+    xo, wo = _gauss_legendre(n_orth)
     split = np.clip(v * c / s, -_CUTOFF, _CUTOFF)
     pieces = []
     for a, b in ((np.full_like(v, -_CUTOFF), split), (split, np.full_like(v, _CUTOFF))):
