@@ -219,3 +219,46 @@ def test_rf_learning_curve_is_symmetric_and_peaks_at_interpolation():
     assert e1 / e2 == pytest.approx(10.0, rel=0.01)
     with pytest.raises(ValueError, match="n_features"):
         rft.linear_rf_learning_curve(lam, 0, 10)
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+def test_multi_ridge_losses_equal_single_ridge_losses():
+    from scalinglab.models.random_features import linear_rf_losses
+    lam = power_law_spectrum(30, 1.0)
+    rng = np.random.default_rng(7)
+    for P, D in [(5, 12), (12, 5)]:
+        A, G = rng.standard_normal((P, 30)), rng.standard_normal((D, 30))
+        ridges = [0.0, 1e-4, 1e-2]
+        many = linear_rf_losses(lam, A, G, ridges)
+        np.testing.assert_allclose(many, [linear_rf_loss(lam, A, G, r) for r in ridges], rtol=1e-12)
+        assert many[0] == pytest.approx(brute_force_rf_loss(lam, A, G), rel=1e-9)
+
+
+def test_sweep_points_do_not_depend_on_the_grid_around_them():
+    from scalinglab.models.random_features import linear_rf_sweep
+    lam = power_law_spectrum(40, 1.0)
+    alone = linear_rf_sweep(lam, [(4, 16)], draws=2, seed=1)
+    among = linear_rf_sweep(lam, [(8, 8), (4, 16), (math.inf, 16)], draws=2, seed=1)
+    assert [r for r in among if (r["P"], r["D"]) == (4, 16)] == alone
+    for rec in alone:
+        assert rec["loss"] >= rec["limit"] > 0  # the finite-data loss sits above its D = inf limit
+    inf_rows = [r for r in among if math.isinf(r["P"])]
+    assert all(r["loss"] == r["limit"] for r in inf_rows)
+    with pytest.raises(ValueError, match="P="):
+        linear_rf_sweep(lam, [(0, 4)])
+
+
+def test_random_feature_grid_nests_and_learns():
+    from scalinglab.models.random_features import random_feature_grid
+    lam = power_law_spectrum(16, 1.0)
+    small = random_feature_grid(lam, "relu", [4, 8], [32], seed=3)
+    big = random_feature_grid(lam, "relu", [4, 8, 16], [32, 64], seed=3)
+    lookup = {(r["N"], r["T"]): r for r in big}
+    for r in small:
+        assert lookup[(r["N"], r["T"])] == r
+    # linear features with N >= M and T >= M recover the linear teacher exactly
+    lin = random_feature_grid(lam, "linear", [8, 24], [64], seed=3)
+    assert lin[1]["relative"] < 1e-12 < lin[0]["relative"] < 1
+    # more data helps a fixed ReLU model
+    relu = random_feature_grid(lam, "relu", [12], [16, 256], seed=4)
+    assert relu[1]["loss"] < relu[0]["loss"]

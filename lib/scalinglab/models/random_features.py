@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -200,17 +200,22 @@ def kernel_loss(eigenvalues: Any, data: np.ndarray) -> float:
     return _residual_trace(lam, G) / (2 * lam.size)
 
 
-def linear_rf_loss(eigenvalues: Any, projection: np.ndarray, data: np.ndarray,
-                   ridge: float = 0.0) -> float:
+def linear_rf_losses(eigenvalues: Any, projection: np.ndarray, data: np.ndarray,
+                     ridges: Sequence[float] = (0.0,)) -> np.ndarray:
     """L(D, P) of the linear random-feature student trained on D samples, averaged
-    exactly over teachers omega ~ N(0, I/S) and over the test distribution.
+    exactly over teachers omega ~ N(0, I/S) and over the test distribution, for each
+    ridge in ``ridges`` (one SVD shared by all).
 
     eigenvalues: lambda (S,); projection: P x S; data: D x S standard normal draws
     (teacher features F_a = data_a * sqrt(lambda)). The readout minimises
     (1/D)||y - Z theta||^2 + ridge ||theta||^2 (min-norm at ``ridge=0``), Z = F P^T.
 
     With B = P^T Z^+ Phi (Phi: the D x S teacher features), the loss is
-    1/(2S) [Tr C - 2 Tr(C B) + Tr(B^T C B)], evaluated in O(S P D + S min(P, D)^2)."""
+    1/(2S) [Tr C - 2 Tr(C B) + Tr(B^T C B)]. Writing Z = U diag(s) V^T and
+    Z^+ = V diag(f) U^T (f = s / (s^2 + D ridge)), both traces reduce to k x k
+    matrices (k = rank Z): Tr(C B) = sum_i f_i a_i and Tr(B^T C B) = f^T (K o Y) f, with
+    R = V^T P, Q = U^T Phi, a_i = sum_j R_ij lambda_j Q_ij, K = R C R^T, Y = Q Q^T.
+    Cost O(S min(P, D) (P + D)) once, O(k^2) per ridge."""
     lam = _eigenvalues(eigenvalues)
     S = lam.size
     A = np.asarray(projection, dtype=float)
@@ -219,24 +224,111 @@ def linear_rf_loss(eigenvalues: Any, projection: np.ndarray, data: np.ndarray,
         raise ValueError(f"projection must have shape (P, {S}), got {A.shape}")
     if G.ndim != 2 or G.shape[1] != S:
         raise ValueError(f"data must have shape (D, {S}), got {G.shape}")
-    ridge = _check_ridge(ridge)
-    P, D = A.shape[0], G.shape[0]
+    ridges = [_check_ridge(r) for r in np.atleast_1d(ridges).tolist()]
+    D = G.shape[0]
     Phi = G * np.sqrt(lam)                  # D x S teacher features
     Z = Phi @ A.T                           # D x P student features
     u, s, vt = np.linalg.svd(Z, full_matrices=False)
     keep = s > 1e-12 * (s[0] if s.size else 0.0)
     u, s, vt = u[:, keep], s[keep], vt[keep]
-    shrink = s / (s ** 2 + D * ridge)       # Z^+ = V diag(shrink) U^T
-    if P <= D:
-        X = vt.T @ (shrink[:, None] * (u.T @ Phi))       # Z^+ Phi: P x S
-        K_P = (A * lam) @ A.T                             # P C P^T
-        tr_CB = float(np.einsum("pj,pj->", A * lam, X))   # Tr(C P^T X)
-        tr_BCB = float(np.einsum("pj,pj->", X, K_P @ X))  # Tr(X^T K_P X)
-    else:
-        V = A.T @ (vt.T @ (shrink[:, None] * u.T))        # P^T Z^+: S x D
-        tr_CB = float(np.einsum("ja,aj->", lam[:, None] * V, Phi))   # Tr(C V Phi)
-        K_D = Phi @ Phi.T                                 # D x D
-        VCV = V.T @ (lam[:, None] * V)                    # D x D
-        tr_BCB = float(np.einsum("ab,ba->", VCV, K_D))    # Tr(V^T C V Phi Phi^T)
-    total = float(lam.sum()) - 2.0 * tr_CB + tr_BCB
-    return max(total, 0.0) / (2 * S)
+    R = vt @ A                              # k x S
+    Q = u.T @ Phi                           # k x S
+    RC = R * lam
+    a = np.einsum("ij,ij->i", RC, Q)
+    KY = (RC @ R.T) * (Q @ Q.T)
+    trace = float(lam.sum())
+    out = np.empty(len(ridges))
+    for i, ridge in enumerate(ridges):
+        f = s / (s ** 2 + D * ridge)
+        out[i] = max(trace - 2.0 * float(f @ a) + float(f @ KY @ f), 0.0) / (2 * S)
+    return out
+
+
+def linear_rf_loss(eigenvalues: Any, projection: np.ndarray, data: np.ndarray,
+                   ridge: float = 0.0) -> float:
+    """L(D, P) at one ridge; see :func:`linear_rf_losses`."""
+    return float(linear_rf_losses(eigenvalues, projection, data, (ridge,))[0])
+
+
+def _size_code(n: float) -> int:
+    return 0 if math.isinf(n) else int(n)
+
+
+def _check_size(name: str, n: Any) -> float:
+    if isinstance(n, float) and math.isinf(n) and n > 0:
+        return n
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name}={n!r} must be a positive integer or math.inf")
+    return int(n)
+
+
+def linear_rf_sweep(eigenvalues: Any, sizes: Iterable[tuple[float, float]], *, draws: int = 1,
+                    seed: int = 0, ridges: Sequence[float] = (0.0,)) -> list[dict[str, float]]:
+    """The linear random-feature model at each (P, D) in ``sizes`` (either may be
+    ``math.inf``: Eq. 1 for D = inf, Eq. 2 for P = inf), over ``draws`` independent draws
+    of the projection and the data.
+
+    Each draw's random numbers depend only on (seed, P, D, draw), so a point's value
+    does not change when the grid around it does. Each record holds ``P``, ``D``,
+    ``draw``, ``ridge``, ``loss`` and ``limit``: the loss of the same draw with the more
+    plentiful resource taken to infinity (L(P) for P < D, L(D) for D < P), so that
+    ``loss - limit`` is the variance-limited excess measured without the scatter of L."""
+    lam = _eigenvalues(eigenvalues)
+    S = lam.size
+    _check_count("draws", draws)
+    records = []
+    for P, D in sizes:
+        P, D = _check_size("P", P), _check_size("D", D)
+        for draw in range(draws):
+            rng = np.random.default_rng([seed, _size_code(P), _size_code(D), draw])
+            A = None if math.isinf(P) else rng.standard_normal((int(P), S))
+            G = None if math.isinf(D) else rng.standard_normal((int(D), S))
+            if A is None and G is None:
+                losses, limit = np.zeros(len(np.atleast_1d(ridges))), 0.0
+            elif G is None:
+                limit = projection_loss(lam, A)
+                losses = np.full(len(np.atleast_1d(ridges)), limit)
+            elif A is None:
+                limit = kernel_loss(lam, G)
+                losses = np.full(len(np.atleast_1d(ridges)), limit)
+            else:
+                losses = linear_rf_losses(lam, A, G, ridges)
+                limit = projection_loss(lam, A) if P <= D else kernel_loss(lam, G)
+            for ridge, loss in zip(np.atleast_1d(ridges).tolist(), losses):
+                records.append({"P": P, "D": D, "draw": draw, "ridge": float(ridge),
+                                "loss": float(loss), "limit": float(limit)})
+    return records
+
+
+# ----------------------------------------------------------------------------------
+# Nonlinear random features on Gaussian latent data (exact population losses)
+# ----------------------------------------------------------------------------------
+def random_feature_grid(eigenvalues: Any, activation: str, n_features: Sequence[int],
+                        n_samples: Sequence[int], *, seed: int = 0,
+                        ridge: float = 0.0) -> list[dict[str, float]]:
+    """Exact test losses of phi(x) = sigma(U x) students on latent data
+    x ~ N(0, diag(eigenvalues)) with one linear teacher y = w.x, w ~ N(0, I/M), for
+    every (N, T) in ``n_features`` x ``n_samples``.
+
+    One draw of teacher, features and data per call (from ``seed``): smaller models use
+    the first N features and smaller data sets the first T samples, so the curves nest.
+    Records hold ``N``, ``T``, ``loss`` (1/2 MSE) and ``relative`` (loss / loss of f = 0)."""
+    lam = _eigenvalues(eigenvalues)
+    M = lam.size
+    Ns = [_check_count("n_features", n) for n in n_features]
+    Ts = [_check_count("n_samples", t) for t in n_samples]
+    ridge = _check_ridge(ridge)
+    rng = np.random.default_rng([seed, M])
+    w = rng.standard_normal(M) / math.sqrt(M)
+    features = RandomFeatures(M, max(Ns), activation=activation, seed=int(rng.integers(2 ** 31)))
+    x = rng.standard_normal((max(Ts), M)) * np.sqrt(lam)  # rows nest: the first T are the same for any max
+    y = x @ w
+    Z = features(x)
+    G, b, y2 = features.population_moments(lam, w)
+    records = []
+    for T in Ts:
+        for N in Ns:
+            theta = RidgePath(Z[:T, :N], y[:T]).theta(ridge)
+            loss = population_loss(theta, G, b, y2)
+            records.append({"N": N, "T": T, "loss": loss, "relative": loss / (0.5 * y2)})
+    return records
