@@ -42,10 +42,12 @@ def exponent_points(all_claims: list[Claims]) -> list[ExponentPoint]:
 
 
 def draw_exponent_plot(points: list[ExponentPoint], path: Path) -> None:
-    """Scatter of ours against the paper's value, with y = x, saved as PNG."""
+    """Scatter of ours against the paper's value with y = x, saved as PNG. Colour says
+    which paper a point is from, the marker its verdict (hollow: indicative)."""
     import matplotlib
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     values = [v for p in points for v in (p.paper_value, p.ours, *(p.ours_interval or ()),
                                            *(p.paper_interval or ()))]
@@ -57,25 +59,25 @@ def draw_exponent_plot(points: list[ExponentPoint], path: Path) -> None:
         lo, hi = min(values + [0.0]), max(values)
         pad = 0.08 * (hi - lo or 1.0)
         lo, hi = lo - pad, hi + pad
-    with plt.rc_context({"font.size": 10, "svg.hashsalt": "scalinglab"}):
-        fig, ax = plt.subplots(figsize=(5.6, 5.0), dpi=150)
-        ax.plot([lo, hi], [lo, hi], color="#8c959f", linewidth=1, linestyle="--", zorder=1,
-                label="ours = paper")
-        for verdict, colour in VERDICT_COLOURS.items():
-            group = [p for p in points if p.verdict == verdict]
-            if not group:
-                continue
-            for p in group:
-                xerr = ([[p.paper_value - p.paper_interval[0]], [p.paper_interval[1] - p.paper_value]]
-                        if p.paper_interval else None)
-                yerr = ([[max(p.ours - p.ours_interval[0], 0.0)], [max(p.ours_interval[1] - p.ours, 0.0)]]
-                        if p.ours_interval else None)
-                ax.errorbar(p.paper_value, p.ours, xerr=xerr, yerr=yerr, fmt="none",
-                            ecolor=colour, elinewidth=1, alpha=0.7, zorder=2)
-                ax.annotate(str(p.number), (p.paper_value, p.ours), textcoords="offset points",
-                            xytext=(5, 4), fontsize=8, color="#24292f")
-            ax.scatter([p.paper_value for p in group], [p.ours for p in group], color=colour,
-                       marker=VERDICT_MARKERS[verdict], s=36, zorder=3, label=verdict)
+    papers = list(dict.fromkeys(p.paper for p in points))
+    palette = plt.get_cmap("tab10").colors
+    colour = {paper: palette[i % len(palette)] for i, paper in enumerate(papers)}
+    with plt.rc_context({"font.size": 10, "font.family": "DejaVu Sans"}):
+        fig, ax = plt.subplots(figsize=(8.4, 5.2), dpi=150)
+        ax.plot([lo, hi], [lo, hi], color="#8c959f", linewidth=1, linestyle="--", zorder=1)
+        for p in points:
+            c = colour[p.paper]
+            xerr = ([[max(p.paper_value - p.paper_interval[0], 0.0)],
+                     [max(p.paper_interval[1] - p.paper_value, 0.0)]] if p.paper_interval else None)
+            yerr = ([[max(p.ours - p.ours_interval[0], 0.0)], [max(p.ours_interval[1] - p.ours, 0.0)]]
+                    if p.ours_interval else None)
+            # an interval need not contain its point estimate (a paper's range for a rounded
+            # value, say): its bar then starts at the point
+            ax.errorbar(p.paper_value, p.ours, xerr=xerr, yerr=yerr, fmt="none", ecolor=c,
+                        elinewidth=1, alpha=0.6, zorder=2)
+            hollow = p.verdict == "indicative"
+            ax.scatter([p.paper_value], [p.ours], marker=VERDICT_MARKERS[p.verdict], s=44, zorder=3,
+                       facecolors="white" if hollow else [c], edgecolors=[c], linewidths=1.4)
         if log_axes:
             from matplotlib.ticker import FuncFormatter
             ax.set_xscale("log")
@@ -89,8 +91,20 @@ def draw_exponent_plot(points: list[ExponentPoint], path: Path) -> None:
         ax.set_xlabel("paper's exponent")
         ax.set_ylabel("our fitted exponent")
         ax.grid(True, color="#d0d7de", linewidth=0.6)
-        ax.legend(loc="upper left", frameon=False, fontsize=9)
-        fig.tight_layout()
+        paper_handles = [Line2D([], [], marker="o", linestyle="", color=colour[paper], label=paper)
+                         for paper in papers]
+        verdict_handles = [Line2D([], [], linestyle="--", color="#8c959f", label="ours = paper")]
+        verdict_handles += [
+            Line2D([], [], marker=VERDICT_MARKERS[v], linestyle="", markerfacecolor="white" if v == "indicative"
+                   else "#57606a", markeredgecolor="#57606a", color="#57606a", label=v)
+            for v in VERDICT_MARKERS if any(p.verdict == v for p in points)]
+        first = ax.legend(handles=paper_handles, title="paper", loc="upper left",
+                          bbox_to_anchor=(1.03, 1.0), frameon=False, fontsize=9, title_fontsize=9,
+                          alignment="left")
+        ax.add_artist(first)
+        second = ax.legend(handles=verdict_handles, title="verdict", loc="lower left", bbox_to_anchor=(1.03, 0.0),
+                  frameon=False, fontsize=9, title_fontsize=9, alignment="left")
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, metadata={"Software": None})
+        fig.savefig(path, metadata={"Software": None}, bbox_inches="tight",
+                    bbox_extra_artists=[first, second], pad_inches=0.15)
         plt.close(fig)

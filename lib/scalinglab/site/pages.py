@@ -119,16 +119,18 @@ def exponent_table(points: list[ExponentPoint], pages: set[str]) -> str:
         paper = (f"<a href='papers/{p.paper}.html'>{esc(p.paper)}</a>" if p.paper in pages
                  else esc(p.paper))
         rows.append(
-            f"<tr data-claim='{esc(p.paper)}:{esc(p.claim)}'><td class='sl-num'>{p.number}</td>"
-            f"<td>{paper}</td><td><code>{esc(p.claim)}</code><div class='sl-id'>{esc(p.statement)}</div></td>"
+            f"<tr data-claim='{esc(p.paper)}:{esc(p.claim)}'>"
+            f"<td><span class='sl-title'>{paper} · <code>{esc(p.claim)}</code></span>"
+            f"<span class='sl-id'>{esc(p.statement)}</span>"
+            f"<span class='sl-id'>Paper: {esc(p.paper_source)}</span></td>"
             f"<td class='sl-num'>{_fmt(p.paper_value)}<span class='sl-iv'>{_interval(p.paper_interval)}</span></td>"
             f"<td class='sl-num'>{_fmt(p.ours)}<span class='sl-iv'>{_interval(p.ours_interval)}</span></td>"
-            f"<td><span class='sl-badge sl-verdict-{esc(p.verdict.replace(' ', '-'))}'>{esc(p.verdict)}</span></td>"
-            f"<td class='sl-source'>{esc(p.paper_source)}</td></tr>")
-    return ("<div class='sl-table-wrap'><table class='sl-table sl-exponents' id='exponent-table'>"
-            "<thead><tr><th class='sl-num'>#</th><th>Paper</th><th>Claim</th><th class='sl-num'>Paper's</th>"
-            "<th class='sl-num'>Ours</th><th>Verdict</th><th>Paper's source</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+            f"<td><span class='sl-badge sl-verdict-{esc(p.verdict.replace(' ', '-'))}'>{esc(p.verdict)}</span></td></tr>")
+    return (f"<details class='sl-details'><summary>The {len(points)} exponents, one row each</summary>"
+            "<div class='sl-table-wrap'><table class='sl-table sl-exponents' id='exponent-table'>"
+            "<thead><tr><th>Claim</th><th class='sl-num'>Paper's</th>"
+            "<th class='sl-num'>Ours</th><th>Verdict</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div></details>")
 
 
 def home_page(card: Scorecard, papers: dict[str, Paper], pages: set[str],
@@ -187,12 +189,13 @@ def home_page(card: Scorecard, papers: dict[str, Paper], pages: set[str],
     if points:
         lines += [
             "Every claim tagged *exponent* that has both the paper's value and ours. Points on "
-            "the dashed line match the paper; bars are the intervals (ours: bootstrap).",
+            "the dashed line match the paper; bars are the intervals (ours: bootstrap). Hollow "
+            "markers are indicative: the profile was too small to judge them.",
             "",
             "```{image} figures/exponents.png",
             ":alt: Scatter plot of our fitted exponents against the papers' published exponents, "
             "one numbered point per claim, coloured by verdict",
-            ":width: 480px",
+            ":width: 760px",
             ":class: sl-exponent-plot",
             "```",
             "",
@@ -237,7 +240,9 @@ def catalogue_page(papers: list[Paper], pages: set[str]) -> str:
         f"</form><p class='sl-count' id='catalogue-count' aria-live='polite'>"
         f"Showing <span id='catalogue-shown'>{len(papers)}</span> of {len(papers)} papers.</p>")
     rows = []
-    for p in papers:
+    # what the suite covers first, then what it plans, then what it leaves out
+    ordered = sorted(papers, key=lambda p: (STATUSES.index(p.status), p.category, p.title.lower()))
+    for p in ordered:
         title = esc(p.title)
         if p.id in pages:
             title = f"<a href='papers/{p.id}.html'>{title}</a>"
@@ -267,7 +272,7 @@ def catalogue_page(papers: list[Paper], pages: set[str]) -> str:
         f"{counts.get('out of scope', 0)} out of scope. Most of the list was gathered by keyword "
         "(\"scaling\", \"scalable\"), so most of it is out of scope: model reports, methods, "
         "datasets and surveys that state no scaling law. Each row says why it has its category. "
-        "A title links to its notebook's page where one exists. The list lives in "
+        "Reproduced papers come first; a title links to its notebook's page. The list lives in "
         "`data/papers.yaml`.",
         "",
         _raw(controls),
