@@ -269,13 +269,14 @@ def _nnls_small(basis: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np
     return coefs
 
 
-def vp_candidates(problem: Problem, chunk: int = 2048) -> np.ndarray:
+def vp_candidates(problem: Problem, chunk: int | None = None) -> np.ndarray:
     """Variable projection: for each point of the law's nonlinear grid, solve the
     linear coefficients (nonnegative, weighted so that the linear residual approximates
     the log residual when space is log) and return full internal vectors."""
     law = problem.law
     grid = law.vp_grid(problem.X)
     y = problem.y
+    chunk = chunk or max(16, int(4e6 // max(y.size, 1)))  # bounded memory for large data
     weight = 1.0 / y if problem.space == "log" else np.ones_like(y)
     lin_idx = [law.names.index(n) for n in law.linear]
     floor = np.array([math.exp(law.params[i].lo) for i in lin_idx])

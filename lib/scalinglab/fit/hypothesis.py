@@ -5,9 +5,11 @@ for Hoffmann et al. 2022's Approach 3).
   published and fitted parameters in internal coordinates (log of scale constants,
   exponents as they are) and Σ the bootstrap covariance of the fit; chi-square with
   one degree of freedom per parameter tested.
-- ``likelihood_ratio_test``: Gaussian likelihood of the log residuals, n log(RSS_pub /
-  RSS_fit), chi-square with one degree of freedom per parameter (the published vector
-  is a fully specified null; the fit has those parameters free).
+- ``likelihood_ratio_test``: Gaussian likelihood of the log residuals: n log(RSS_pub /
+  RSS_mle), where RSS_mle is the least-squares refit of the same law on the same data
+  (the Gaussian maximum-likelihood fit, whatever loss the given fit used); chi-square
+  with one degree of freedom per free parameter (the published vector is a fully
+  specified null).
 """
 from __future__ import annotations
 
@@ -55,11 +57,13 @@ def chi2_test(fit: FitResult, published: Mapping[str, float], names: Sequence[st
 
 def likelihood_ratio_test(fit: FitResult, published: Mapping[str, float], data: Any, y: Any = "loss",
                           names: Sequence[str] | None = None) -> TestResult:
-    """Gaussian likelihood ratio of the fit against the published parameters on the
-    same data (log residuals)."""
+    """Gaussian likelihood ratio of the maximum-likelihood (least-squares, log space)
+    refit of ``fit.law`` against the published parameters on the same data."""
+    from scalinglab.fit.api import fit_law
     X, y_arr = prepare(fit.law, data, y)
     ly = np.log(y_arr)
-    rss_fit = float(np.sum((np.log(fit.law.predict(fit.params, X)) - ly) ** 2))
+    mle = fit_law(fit.law, X, y_arr, loss="lsq", space="log", verbose=False)
+    rss_fit = float(np.sum((np.log(mle.predict(X)) - ly) ** 2))
     pub = {**fit.params, **{k: float(v) for k, v in published.items()}}
     rss_pub = float(np.sum((np.log(fit.law.predict(pub, X)) - ly) ** 2))
     stat = float(ly.size * np.log(rss_pub / rss_fit))

@@ -121,7 +121,7 @@ class FitResult:
                 txt += "   (at bound)"
             lines.append(txt)
         status = "converged" if self.converged else "NOT converged"
-        lines.append(f"  objective {self.settings['reduction']} = {_sig(self.objective, 4)} · {status}"
+        lines.append(f"  objective {self.settings['reduction']} = {_sig(self.objective, digits)} · {status}"
                      + (f" · at bound: {', '.join(self.at_bound)}" if self.at_bound else ""))
         return "\n".join(lines)
 
