@@ -67,16 +67,20 @@ def _write(path: Path, text: str | bytes, written: set[Path]) -> None:
     path.write_bytes(data)
 
 
+def _copy_file(src: Path, target: Path, written: set[Path]) -> None:
+    """Copy unless the target is already this file (same size, not older)."""
+    written.add(target.resolve())
+    if target.exists() and target.stat().st_size == src.stat().st_size and \
+            target.stat().st_mtime >= src.stat().st_mtime:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, target)
+
+
 def _copy_tree(src: Path, dst: Path, written: set[Path], skip: tuple[str, ...] = ()) -> None:
     for path in sorted(src.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.name not in skip:
-            target = dst / path.relative_to(src)
-            written.add(target.resolve())
-            if target.exists() and target.stat().st_size == path.stat().st_size and \
-                    target.stat().st_mtime >= path.stat().st_mtime:
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+            _copy_file(path, dst / path.relative_to(src), written)
 
 
 def _remove_stale(source: Path, written: set[Path]) -> None:
@@ -174,7 +178,7 @@ def generate_source(notebooks_dir: Path, scorecard_path: Path, catalogue: list[P
         if src.is_dir():
             _copy_tree(src, source / "_static" / "mathjax" / part, written)
         elif src.is_file():
-            _copy_tree_file(src, source / "_static" / "mathjax" / part, written)
+            _copy_file(src, source / "_static" / "mathjax" / part, written)
     _write(source / "_generated" / "profiles_table.md", _profiles_table(), written)
     _write(source / "_generated" / "laws_table.md", _laws_table(), written)
     guides = sorted(Path(docs_dir).glob("*.md")) if docs_dir and Path(docs_dir).is_dir() else []
@@ -228,15 +232,6 @@ def generate_source(notebooks_dir: Path, scorecard_path: Path, catalogue: list[P
     n_pages = sum(1 for p in source.rglob("*") if p.suffix in (".md", ".ipynb")
                   and "_extra" not in p.parts and "_generated" not in p.parts)
     return [paper for paper, _ in page_titles], n_pages
-
-
-def _copy_tree_file(src: Path, target: Path, written: set[Path]) -> None:
-    written.add(target.resolve())
-    if target.exists() and target.stat().st_size == src.stat().st_size and \
-            target.stat().st_mtime >= src.stat().st_mtime:
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, target)
 
 
 def run_sphinx(source: Path, html_dir: Path, doctrees: Path, quiet: bool = True) -> None:
