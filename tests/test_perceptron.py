@@ -87,3 +87,14 @@ def test_keep_easy_wins_with_little_data_and_keep_hard_with_much():
     assert mean_error(16, 0.25, "hard") < mean_error(16, 0.25, "easy")
     # at fixed alpha_prune, a larger pool pruned harder beats the unpruned data
     assert mean_error(16, 0.25, "hard") < mean_error(4, 1.0, "hard")
+
+
+def test_pruning_run_is_a_sweep_function():
+    config = dict(n_dim=30, alpha_prune=2.0, keep_fraction=0.5, keep="hard", probe_angle_deg=0.0, seed=5)
+    record = pc.pruning_run(config)
+    expected = pc.pruned_student_error(30, 2.0, 0.5, keep="hard", rng=np.random.default_rng(5))
+    assert record == {"metrics": {"error": pytest.approx(expected)}}
+    # same seed and pool size: keep-easy prunes the same pool, so the runs differ only by the rule
+    easy = pc.pruning_run({**config, "keep": "easy"})["metrics"]["error"]
+    assert easy != record["metrics"]["error"]
+    assert pc.pruning_run(config) == record

@@ -89,3 +89,17 @@ def test_bad_input():
         pp.pruned_max_margin_theory(1.0, 0.5, "middle")
     with pytest.raises(ValueError):
         pp.pruned_max_margin_theory(1.0, 0.5, "hard", 2.0)
+
+
+def test_imperfect_probe_has_an_interior_best_fraction():
+    # Sorscher et al. 2022, App. A.7: with theta > 0, pruning harder than some f_min(theta)
+    # stops helping. The error against f is unimodal, and every solve converges even at
+    # tiny fractions where the student tilts towards the probe's plane.
+    fractions = np.geomspace(1, 1e-3, 10)
+    sols = [pp.pruned_max_margin_theory(16.0, f, "hard", math.radians(10)) for f in fractions]
+    assert all(s.converged for s in sols)
+    errors = np.array([s.error for s in sols])
+    best = int(np.argmin(errors))
+    assert 0 < best < len(fractions) - 1
+    assert np.all(np.diff(errors[: best + 1]) < 0) and np.all(np.diff(errors[best:]) > 0)
+    assert errors[-1] > 0.4 > errors[best] * 10

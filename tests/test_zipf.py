@@ -6,8 +6,8 @@ import pytest
 from scipy import special
 
 from scalinglab.data.zipf import (
-    ZipfSource, capacity_exponent, data_exponent, first_occurrence_curve, paper_exponent,
-    rank_exponent,
+    ZipfSource, capacity_exponent, data_exponent, distinct_count_curve, first_occurrence_curve,
+    paper_exponent, rank_exponent,
 )
 from scalinglab.theory import zipf_memory as zm
 
@@ -89,6 +89,9 @@ def test_first_occurrence_curve_on_a_hand_example():
     stream = np.array([1, 1, 0, 1, 2])
     curve = first_occurrence_curve(stream, lambda t: p[t], [0, 1, 2, 3, 5])
     assert curve == pytest.approx([1.0, 0.7, 0.7, 0.2, 0.0])
+    assert list(distinct_count_curve(stream, [0, 1, 2, 3, 5])) == [0, 1, 1, 2, 3]
+    with pytest.raises(ValueError):
+        distinct_count_curve(stream, [6])
 
 
 # -- exact learning curves ---------------------------------------------------------------

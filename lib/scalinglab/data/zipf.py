@@ -178,3 +178,13 @@ def first_occurrence_curve(tokens: np.ndarray, probs_of, budgets) -> np.ndarray:
     seen_mass = np.concatenate([[0.0], np.cumsum(np.asarray(probs_of(uniq), dtype=float)[order])])
     n_seen = np.searchsorted(first, budgets, side="left")  # tokens first seen before T
     return np.clip(1.0 - seen_mass[n_seen], 0.0, 1.0)
+
+
+def distinct_count_curve(tokens: np.ndarray, budgets) -> np.ndarray:
+    """Number of distinct tokens among the first T tokens of a stream, for each T."""
+    tokens = np.asarray(tokens)
+    budgets = np.asarray(budgets, dtype=np.int64)
+    if budgets.size and (budgets.min() < 0 or budgets.max() > tokens.size):
+        raise ValueError(f"budgets must lie in 0..{tokens.size}")
+    _, first = np.unique(tokens, return_index=True)
+    return np.searchsorted(np.sort(first), budgets, side="left")

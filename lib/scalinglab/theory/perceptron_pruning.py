@@ -122,9 +122,12 @@ def _quadrature(keep_fraction: float, keep: str, probe_angle: float,
                        weight=(wv[:, None] * wp).ravel())
 
 
-def _F_and_gradient(R: float, rho: float, kappa: float, alpha: float, q: _Quadrature):
-    """F and its partial derivatives in (R, rho, kappa)."""
-    S = 1.0 - R * R - rho * rho
+def _F_and_gradient(R: float, rho: float, kappa: float, alpha: float, q: _Quadrature,
+                    S: float | None = None):
+    """F and its partial derivatives in (R, rho, kappa). ``S`` = 1 - R^2 - rho^2 may be
+    passed in when it is known more accurately than the difference (R close to 1)."""
+    if S is None:
+        S = 1.0 - R * R - rho * rho
     if S <= 0:
         return -np.inf, np.nan, np.nan, np.nan
     s = math.sqrt(S)
@@ -141,22 +144,23 @@ def _F_and_gradient(R: float, rho: float, kappa: float, alpha: float, q: _Quadra
     return F, dR, drho, dkappa
 
 
-def _kappa_at(R: float, rho: float, alpha: float, q: _Quadrature, start: float = 0.0) -> float:
+def _kappa_at(R: float, rho: float, alpha: float, q: _Quadrature, start: float = 0.0,
+              S: float | None = None) -> float:
     """The margin with F(R, rho, kappa) = 0. F is concave and decreasing in kappa
     (dF/dkappa = -alpha E[g_a] < 0, d2F/dkappa2 = -2 alpha E[Phi] < 0), so Newton's method
     started right of the root (F <= 0) descends to it monotonically, without overshoot."""
     kappa, width = float(start), 0.5
-    F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q)
+    F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q, S)
     while F > 0:  # move right of the root first
         kappa += width
         width *= 2
-        F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q)
+        F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q, S)
     for _ in range(200):
         step = F / dk
         kappa -= step
         if abs(step) <= 1e-15 * max(1.0, abs(kappa)) or F == 0:
             break
-        F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q)
+        F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q, S)
     return kappa
 
 
@@ -176,39 +180,42 @@ def pruned_max_margin_theory(alpha_prune: float, keep_fraction: float = 1.0, kee
     """Solve the replica equations for the max-margin student on pruned data."""
     _check(alpha_prune, keep_fraction, keep, probe_angle)
     alpha = float(alpha_prune)
-    # With a perfect probe (or no pruning) rho = 0 by symmetry: maximise kappa(R) in 1-D.
+    # Angles keep the student on the unit sphere and resolve small errors: R = cos(phi),
+    # rho = sin(phi) cos(psi), sqrt(S) = sin(phi) sin(psi), and the error is phi / pi.
+    # With a perfect probe (or no pruning) rho = 0 by symmetry: maximise kappa(phi) in 1-D.
     q0 = _quadrature(keep_fraction, keep, 0.0)
-    best = optimize.minimize_scalar(lambda R: -_kappa_at(R, 0.0, alpha, q0),
-                                    bounds=(0.0, 1.0 - 1e-13), method="bounded",
-                                    options={"xatol": 1e-12})
-    R, rho, kappa = float(best.x), 0.0, -float(best.fun)
+    best = optimize.minimize_scalar(
+        lambda phi: -_kappa_at(math.cos(phi), 0.0, alpha, q0, S=math.sin(phi) ** 2),
+        bounds=(1e-9, math.pi / 2), method="bounded", options={"xatol": 1e-13})
+    phi, psi, kappa = float(best.x), math.pi / 2, -float(best.fun)
     converged = bool(best.success)
     if probe_angle > 0.0 and keep_fraction < 1.0:
         q = _quadrature(keep_fraction, keep, probe_angle)
-
-        # kappa(R, rho) is concave (the best margin at given overlaps); maximise it over the
-        # open unit disk, mapped from the plane by (R, rho) = (a, b) / sqrt(1 + a^2 + b^2).
-        def negative_kappa(ab):
-            a, b = ab
-            n = math.sqrt(1 + a * a + b * b)
-            R_, rho_ = a / n, b / n
-            k = _kappa_at(R_, rho_, alpha, q, start=last[0])
-            last[0] = k
-            _, dR, drho, dk = _F_and_gradient(R_, rho_, k, alpha, q)
-            gR, grho = dR / dk, drho / dk          # -d kappa / dR, -d kappa / drho
-            n3 = n ** 3
-            return -k, np.array([gR * (1 + b * b) / n3 - grho * a * b / n3,
-                                 -gR * a * b / n3 + grho * (1 + a * a) / n3])
-
         last = [kappa]
-        S = 1 - R * R
-        res = optimize.minimize(negative_kappa, [R / math.sqrt(S), 0.0], jac=True, method="BFGS",
-                                options={"gtol": 1e-11, "maxiter": 500})
-        a, b = res.x
-        n = math.sqrt(1 + a * a + b * b)
-        R, rho, kappa = a / n, b / n, -float(res.fun)
-        converged = bool(res.success) or float(np.max(np.abs(res.jac))) < 1e-8
-    error = math.acos(min(1.0, max(-1.0, R))) / math.pi
+
+        # kappa(R, rho) is concave (the best margin at given overlaps of a convex problem),
+        # so a quasi-Newton ascent in the angles finds its maximum.
+        def negative_kappa(angles):
+            ph, ps = angles
+            R_, rho_ = math.cos(ph), math.sin(ph) * math.cos(ps)
+            S_ = (math.sin(ph) * math.sin(ps)) ** 2
+            k = _kappa_at(R_, rho_, alpha, q, start=last[0], S=S_)
+            last[0] = k
+            _, dR, drho, dk = _F_and_gradient(R_, rho_, k, alpha, q, S_)
+            kR, krho = -dR / dk, -drho / dk            # d kappa / dR, d kappa / drho
+            d_phi = -kR * math.sin(ph) + krho * math.cos(ph) * math.cos(ps)
+            d_psi = -krho * math.sin(ph) * math.sin(ps)
+            return -k, -np.array([d_phi, d_psi])
+
+        res = optimize.minimize(negative_kappa, [phi, math.pi / 2], jac=True, method="BFGS",
+                                options={"gtol": 1e-12, "maxiter": 1000})
+        phi, psi = map(float, res.x)
+        kappa = -float(res.fun)
+        converged = bool(res.success) or float(np.max(np.abs(res.jac))) < 1e-9
+    phi = abs(phi) % (2 * math.pi)
+    phi = min(phi, 2 * math.pi - phi)
+    R, rho = math.cos(phi), math.sin(phi) * math.cos(psi)
+    error = phi / math.pi
     return PruningTheory(alpha_prune=alpha, keep_fraction=float(keep_fraction), keep=keep,
                          probe_angle=float(probe_angle), error=error, overlap=R,
                          probe_overlap=rho, margin=kappa, converged=converged)
