@@ -49,15 +49,16 @@ def draw_exponent_plot(points: list[ExponentPoint], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    values = [v for p in points for v in (p.paper_value, p.ours, *(p.ours_interval or ()),
-                                           *(p.paper_interval or ()))]
+    # the axes fit the points, not their intervals: one very wide interval (a small
+    # profile's bootstrap) would squash every other point; its bar runs off the plot
+    values = [v for p in points for v in (p.paper_value, p.ours)]
     # exponents spanning more than a decade and a half read better on log axes
     log_axes = min(values) > 0 and max(values) / min(values) > 30
     if log_axes:
         lo, hi = min(values) / 1.3, max(values) * 1.3
     else:
         lo, hi = min(values + [0.0]), max(values)
-        pad = 0.08 * (hi - lo or 1.0)
+        pad = 0.1 * (hi - lo or 1.0)
         lo, hi = lo - pad, hi + pad
     papers = list(dict.fromkeys(p.paper for p in points))
     palette = plt.get_cmap("tab10").colors

@@ -189,8 +189,9 @@ def home_page(card: Scorecard, papers: dict[str, Paper], pages: set[str],
     if points:
         lines += [
             "Every claim tagged *exponent* that has both the paper's value and ours. Points on "
-            "the dashed line match the paper; bars are the intervals (ours: bootstrap). Hollow "
-            "markers are indicative: the profile was too small to judge them.",
+            "the dashed line match the paper; bars are the intervals (ours: bootstrap), and a bar "
+            "that runs off the plot is wider than the plot. Hollow markers are indicative: the "
+            "profile was too small to judge them.",
             "",
             "```{image} figures/exponents.png",
             ":alt: Scatter plot of our fitted exponents against the papers' published exponents, "
