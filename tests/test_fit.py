@@ -337,12 +337,19 @@ def test_compute_optimal_with_other_flops_function():
 
 def test_published_vector_tests_reject_a_wrong_vector_and_keep_the_truth():
     df = chinchilla_grid(seed=5, noise=0.01, n_sizes=8, n_budgets=8)
-    fit = fit_law("chinchilla", df, "loss", loss="lsq", bootstrap=200, seed=1, verbose=False)
+    fit = fit_law("chinchilla", df, "loss", bootstrap=200, seed=1, verbose=False)
     wrong = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
     assert chi2_test(fit, wrong).rejects(0.05)
-    assert likelihood_ratio_test(fit, wrong, df).rejects(0.05)
     assert not chi2_test(fit, TRUE_CHIN).rejects(0.01)
+    boot_wrong = likelihood_ratio_test(fit, wrong, df)
+    assert boot_wrong.resamples == 200 and boot_wrong.rejects(0.05)
     assert not likelihood_ratio_test(fit, TRUE_CHIN, df).rejects(0.01)
+    # the bootstrap calibration regenerates the fit's own resamples: the refits there
+    # must be at least as good as the full-data optimum on each resample
+    assert likelihood_ratio_test(fit, fit.params, df).p_value == pytest.approx(1.0)
+    lsq = fit_law("chinchilla", df, "loss", loss="lsq", verbose=False)
+    assert likelihood_ratio_test(lsq, wrong, df).rejects(0.05)  # Gaussian calibration
+    assert not likelihood_ratio_test(lsq, TRUE_CHIN, df).rejects(0.01)
 
 
 def test_isoflop_approach2_recovers_the_frontier_exponent():
