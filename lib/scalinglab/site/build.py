@@ -133,7 +133,7 @@ def _laws_table() -> str:
         from scalinglab.fit import laws
     except ImportError as exc:  # the site still builds while the fitting package is broken
         return f"The fitting package could not be imported ({exc}).\n"
-    rows = ["| law | class | form | parameters | inputs |", "|---|---|---|---|---|"]
+    rows = ["| law | form | parameters | inputs |", "|---|---|---|---|"]
     for name in ("PowerLaw", "KaplanN", "KaplanD", "KaplanND", "KaplanNS", "Chinchilla",
                  "DataConstrained", "BrokenPowerLaw", "LogLogLine"):
         cls = getattr(laws, name, None)
@@ -146,7 +146,7 @@ def _laws_table() -> str:
         doc = (cls.__doc__ or "").strip().splitlines()
         source = doc[0].split(":")[0] if doc and "et al." in doc[0] else ""
         cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731
-        rows.append(f"| `{law.name}` | `{name}` | `{cell(law.formula)}`"
+        rows.append(f"| `{law.name}` (`{name}`) | `{cell(law.formula)}`"
                     f"{f' ({cell(source)})' if source else ''} | "
                     f"{', '.join(f'`{p}`' for p in law.names)} | {', '.join(f'`{c}`' for c in law.inputs)} |")
     return "\n".join(rows) + "\n"
