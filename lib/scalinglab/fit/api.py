@@ -59,13 +59,11 @@ def prepare(law: Law, data: Any, y: Any) -> tuple[dict[str, np.ndarray], np.ndar
         y_arr = _as_vector(y, _column(data, y))
     else:
         y_arr = _as_vector("y", y)
-    X = {}
-    for col in law.inputs:
-        if data is None or (not hasattr(data, "columns") and not isinstance(data, Mapping)):
-            if len(law.inputs) == 1 and data is not None:
-                X[col] = _as_vector(col, data)
-                continue
-        X[col] = _as_vector(col, _column(data, col))
+    tabular = hasattr(data, "columns") or isinstance(data, Mapping)
+    if not tabular and len(law.inputs) == 1 and data is not None:
+        X = {law.inputs[0]: _as_vector(law.inputs[0], data)}  # one-input law: a bare array
+    else:
+        X = {col: _as_vector(col, _column(data, col)) for col in law.inputs}
     for col, arr in X.items():
         if arr.shape != y_arr.shape:
             raise FitDataError(f"mismatched lengths: {col!r} has {arr.size} values, target has {y_arr.size}")

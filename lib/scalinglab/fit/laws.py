@@ -548,7 +548,6 @@ class DataConstrained(Law):
     inputs = ("N", "D", "U")
 
     def __init__(self, fixed: Mapping[str, float] | None = None):
-        g = CHINCHILLA_GRID
         self._params = (
             Param("E", "log", -12.0, 5.0, (0.0, 0.5)),
             Param("A", "log", -10.0, 80.0, (5.0, 10.0)),
@@ -558,7 +557,6 @@ class DataConstrained(Law):
             Param("R_D_star", "log", math.log(1e-3), math.log(1e6), _log_grid(1.0, 100.0, 6)),
             Param("R_N_star", "log", math.log(1e-3), math.log(1e6), _log_grid(1.0, 100.0, 6)),
         )
-        del g
         super().__init__(fixed)
 
     @staticmethod
@@ -706,13 +704,11 @@ def get_law(law: "str | Law | Mapping[str, Any]", **options) -> Law:
         return get_law(name, **{**spec, **options})
     if not isinstance(law, str) or law not in LAWS:
         raise ValueError(f"unknown law {law!r}; choose one of {', '.join(LAWS)}")
-    if law == "power" and options.get("offset"):
-        law = "power-offset"
-    options.pop("offset", None) if law.startswith("power") else None
-    if law == "chinchilla" and options.pop("tied", False):
-        law = "chinchilla-tied"
-    elif law == "chinchilla-tied":
-        options.pop("tied", None)
+    # "power" + offset=True and "chinchilla" + tied=True are the registered variants
+    if law.startswith("power"):
+        law = "power-offset" if (options.pop("offset", False) or law == "power-offset") else "power"
+    elif law.startswith("chinchilla"):
+        law = "chinchilla-tied" if (options.pop("tied", False) or law == "chinchilla-tied") else "chinchilla"
     return LAWS[law](**options)
 
 
