@@ -38,7 +38,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
          --nbval-cell-timeout=600 --nbval-kernel-startup-timeout=120
 TEST_JOBS ?= 2
 
-.PHONY: help setup setup-cluster test test-unit test-notebooks reproduce golden lab site serve \
+.PHONY: help setup setup-cluster test test-unit test-notebooks reproduce golden lab site serve site-check \
         bench new-paper clean distclean
 
 help: ## list the targets
@@ -53,6 +53,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+# MathJax for the static site, served from the site itself (no CDN); from the npm registry.
+MATHJAX := node_modules/mathjax/es5/tex-chtml.js
+$(MATHJAX): package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the site's pages will lack MathJax and its tests will skip"; fi
+
 $(CLUSTER_STAMP): requirements-cluster.txt $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-cluster.txt
 	@touch $(CLUSTER_STAMP)
@@ -61,11 +67,11 @@ setup: $(STAMP) ## build the virtual environment (.venv) from requirements.txt
 
 setup-cluster: $(CLUSTER_STAMP) ## add the Dask/Ray/Slurm executors to .venv
 
-test: $(STAMP) $(CLUSTER_STAMP) ## unit tests, then every notebook under nbval at the ci profile
+test: $(STAMP) $(CLUSTER_STAMP) $(MATHJAX) ## unit tests, then every notebook under nbval at the ci profile
 	$(PY) -m pytest tests -n $(TEST_JOBS) --dist loadfile -q
 	$(PY) -m pytest notebooks $(NBVAL) -n $(TEST_JOBS) --dist loadfile -q -p no:cacheprovider
 
-test-unit: $(STAMP) $(CLUSTER_STAMP) ## unit tests only
+test-unit: $(STAMP) $(CLUSTER_STAMP) $(MATHJAX) ## unit tests only
 	$(PY) -m pytest tests -n $(TEST_JOBS) --dist loadfile -q
 
 test-notebooks: $(STAMP) ## nbval over notebooks/ at the ci profile
@@ -80,12 +86,15 @@ golden: $(STAMP) ## re-execute notebooks in place at the ci profile (the outputs
 lab: $(STAMP) ## open JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks
 
-site: $(STAMP) ## build the static site from build/notebooks/<profile> (PROFILE=ci by default)
+site: $(STAMP) $(MATHJAX) ## build the static site from build/notebooks/<profile> (PROFILE=ci by default)
 	@if [ ! -d build/notebooks/$(or $(PROFILE),ci) ]; then $(PY) -m scalinglab.cli reproduce --profile $(or $(PROFILE),ci); fi
 	$(PY) -m scalinglab.site build --profile $(or $(PROFILE),ci)
 
 serve: $(STAMP) ## serve the built site on localhost
 	$(PY) -m scalinglab.site serve
+
+site-check: $(STAMP) ## load every page of the built site in headless chromium (screenshots in build/screenshots)
+	$(PY) -m scalinglab.site check
 
 bench: $(STAMP) $(CLUSTER_STAMP) ## speed and accuracy benchmarks (ratios against references run alongside)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

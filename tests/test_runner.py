@@ -60,6 +60,7 @@ def test_reproduce_runs_reports_skips_and_reruns(project):
     assert by_paper["fixture2020_broken"]["status"] == "failed"
     assert card["totals"]["failed"] == 1
     assert (project / "build" / "scorecard.md").exists()
+    assert json.loads((project / "build" / "ci" / "scorecard.json").read_text()) == card
 
     # Unchanged inputs: skipped. The failed notebook is tried again.
     outcomes = {o.paper: o for o in runner.reproduce(profile="ci", progress=False)}

@@ -357,7 +357,18 @@ def reproduce(papers: Sequence[str] | None = None, profile: str | None = None,
         if o.status == "failed":
             print(o.describe_failure(), file=stream)
     print(summary_table(ordered), file=stream)
-    write_scorecard(ordered, profile, build)
+    # The scorecard covers every notebook with a result at this profile, not only the
+    # ones selected with PAPERS=: the others keep the outcome of their last good run.
+    everything = list(ordered)
+    selected = {nb.stem for nb in nbs}
+    for nb in discover(None, notebooks or root / "notebooks"):
+        stamp = _stamp_path(output_dir, nb.stem)
+        if nb.stem not in selected and stamp.exists():
+            previous = Outcome(**{**json.loads(stamp.read_text())["outcome"], "status": "cached"})
+            _read_claims(previous, root)
+            everything.append(previous)
+    everything.sort(key=lambda o: o.paper)
+    write_scorecard(everything, profile, build)
     for o in ordered:
         if o.status == "ok" and o.wall_time_s > BUDGET_S[profile]:
             print(f"note: {o.paper} took {o.wall_time_s:.0f} s, over the {profile} budget of "
@@ -403,7 +414,10 @@ def write_scorecard(outcomes: Sequence[Outcome], profile: str, build: Path) -> d
     }
     card = {"profile": profile, "generated_at": now_iso(), "totals": totals, "papers": papers}
     build.mkdir(parents=True, exist_ok=True)
-    (build / "scorecard.json").write_text(json.dumps(card, indent=2) + "\n")
+    text = json.dumps(card, indent=2) + "\n"
+    (build / "scorecard.json").write_text(text)  # the latest run, whatever its profile
+    (build / profile).mkdir(parents=True, exist_ok=True)
+    (build / profile / "scorecard.json").write_text(text)
     md = [f"# scalinglab scorecard ({profile} profile)", "",
           f"{totals['claims_reproduced']}/{totals['claims_judged']} judged claims reproduced "
           f"across {totals['papers']} papers ({totals['claims_indicative']} indicative, "
