@@ -103,9 +103,9 @@ class PaperRun:
         return self.profile != "ci" and os.environ.get("SCALINGLAB_PROGRESS", "1") != "0"
 
     def tqdm(self, iterable=None, **kwargs):
-        from tqdm.auto import tqdm
-        kwargs.setdefault("disable", not self.progress)
-        return tqdm(iterable, **kwargs)
+        from scalinglab.repro.progress import progress_bar
+        enabled = self.progress and not kwargs.pop("disable", False)
+        return progress_bar(iterable, enabled=enabled, **kwargs)
 
     # -- outputs --------------------------------------------------------------------
     def savefig(self, fig, name: str) -> None:

@@ -20,7 +20,7 @@ def use_style() -> None:
         "savefig.dpi": 150,
         "savefig.bbox": "tight",
         "axes.titlesize": 12,
-        "axes.titleweight": "semibold",
+        "axes.titleweight": "bold",
         "legend.frameon": False,
         "svg.hashsalt": "scalinglab",  # stable element ids in SVG files
         "svg.fonttype": "path",

@@ -329,9 +329,9 @@ def reproduce(papers: Sequence[str] | None = None, profile: str | None = None,
         todo.append((job, digest))
 
     if todo:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(todo), desc=f"notebooks ({profile})", unit="nb",
-                   disable=not progress, file=sys.stderr)
+        from scalinglab.repro.progress import progress_bar
+        bar = progress_bar(total=len(todo), desc=f"notebooks ({profile})", unit="nb",
+                           enabled=progress, file=sys.stderr)
         pool_size = min(jobs, len(todo))
         with cf.ProcessPoolExecutor(max_workers=pool_size) as pool:
             futures = {pool.submit(_run_job, job): (job, digest) for job, digest in todo}

@@ -275,13 +275,13 @@ def run_sweep(fn: Callable[[dict], Mapping], configs: Iterable[Mapping], *, name
 
 def _execute(fn, todo, plain, wants, *, cache: RunCache, fn_name, versions, executor, workers,
              retries, progress, desc, n_cached, total, records, cached, executor_options) -> list[RunFailure]:
-    from tqdm.auto import tqdm
+    from scalinglab.repro.progress import progress_bar
 
     own = not isinstance(executor, Executor)
     ex = make_executor(executor, workers, **executor_options)
     in_process = isinstance(ex, Executor) and ex.synchronous
-    bar = tqdm(total=total, initial=n_cached, desc=desc, unit="run", file=sys.stderr,
-               disable=not _progress_enabled(progress), dynamic_ncols=True)
+    bar = progress_bar(total=total, initial=n_cached, desc=desc, unit="run", file=sys.stderr,
+                       enabled=_progress_enabled(progress), dynamic_ncols=True)
     attempts = {key: 0 for key in todo}
     failures: list[RunFailure] = []
     futures: dict[cf.Future, list[str]] = {}
