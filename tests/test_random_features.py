@@ -262,3 +262,21 @@ def test_random_feature_grid_nests_and_learns():
     # more data helps a fixed ReLU model
     relu = random_feature_grid(lam, "relu", [12], [16, 256], seed=4)
     assert relu[1]["loss"] < relu[0]["loss"]
+
+
+def test_feature_eigenbasis_whitens_and_matches_gaussian_losses():
+    from scalinglab.models.random_features import FeatureEigenbasis
+    rng = np.random.default_rng(8)
+    lam = power_law_spectrum(12, 1.0)
+    rot, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    F = (rng.standard_normal((50_000, 12)) * np.sqrt(lam)) @ rot.T   # rotated Gaussian features
+    basis = FeatureEigenbasis.from_samples(F)
+    np.testing.assert_allclose(basis.eigenvalues, lam, rtol=0.05)
+    g = basis.whiten(F)
+    np.testing.assert_allclose(g.T @ g / len(g), np.eye(12), atol=1e-10)
+    # the kernel loss of a real sample equals its Gaussian-model value on average
+    real = np.mean([kernel_loss(basis.eigenvalues, basis.whiten(F[i * 6:(i + 1) * 6])) for i in range(400)])
+    gauss = np.mean([kernel_loss(lam, rng.standard_normal((6, 12))) for _ in range(400)])
+    assert real == pytest.approx(gauss, rel=0.05)
+    with pytest.raises(ValueError, match="shape"):
+        basis.whiten(np.zeros((3, 5)))

@@ -301,6 +301,42 @@ def linear_rf_sweep(eigenvalues: Any, sizes: Iterable[tuple[float, float]], *, d
 
 
 # ----------------------------------------------------------------------------------
+# Measured feature spectra (teacher features of real, non-Gaussian inputs)
+# ----------------------------------------------------------------------------------
+@dataclass
+class FeatureEigenbasis:
+    """The eigenbasis of the second-moment matrix F^T F / n of feature samples F (n x S).
+
+    ``eigenvalues`` (descending, those above ``rtol`` times the largest) play the role of
+    lambda in :func:`kernel_loss` and :func:`projection_loss`; :meth:`whiten` turns
+    feature samples into the coordinates those functions take (``data``), so the linear
+    teacher–student losses can be evaluated on real inputs: the training sample is real,
+    the test distribution is the one the second moments were measured on."""
+
+    eigenvalues: np.ndarray
+    vectors: np.ndarray
+
+    @classmethod
+    def from_samples(cls, features: np.ndarray, rtol: float = 1e-12) -> "FeatureEigenbasis":
+        F = np.asarray(features, dtype=float)
+        if F.ndim != 2 or F.shape[0] < 2:
+            raise ValueError(f"features must be an (n >= 2, S) array, got shape {F.shape}")
+        lam, vec = np.linalg.eigh(F.T @ F / F.shape[0])
+        order = np.argsort(lam)[::-1]
+        lam, vec = lam[order], vec[:, order]
+        keep = lam > rtol * lam[0]
+        return cls(eigenvalues=lam[keep], vectors=vec[:, keep])
+
+    def whiten(self, features: np.ndarray) -> np.ndarray:
+        """Coordinates g with F = g sqrt(lambda) V^T (unit second moments on the
+        measured distribution)."""
+        F = np.asarray(features, dtype=float)
+        if F.ndim != 2 or F.shape[1] != self.vectors.shape[0]:
+            raise ValueError(f"features must have shape (n, {self.vectors.shape[0]}), got {F.shape}")
+        return (F @ self.vectors) / np.sqrt(self.eigenvalues)
+
+
+# ----------------------------------------------------------------------------------
 # Nonlinear random features on Gaussian latent data (exact population losses)
 # ----------------------------------------------------------------------------------
 def random_feature_grid(eigenvalues: Any, activation: str, n_features: Sequence[int],
