@@ -114,16 +114,39 @@ class Problem:
 
 def levenberg_marquardt(problem: Problem, theta0: np.ndarray, *, max_iter: int = 400,
                         ftol: float = 1e-13, xtol: float = 1e-10, merge_tol: float = 1e-2,
-                        merge_every: int = 5) -> dict[str, np.ndarray]:
+                        merge_every: int = 5, chunk: int = 192) -> dict[str, np.ndarray]:
     """Batched Levenberg-Marquardt with IRLS weights for Huber losses, from every row
-    of ``theta0`` (free internal coordinates) at once, projected onto the bounds.
+    of ``theta0`` (free internal coordinates), projected onto the bounds.
 
-    Starts whose paths meet (all internal coordinates within ``merge_tol``) are merged
-    every ``merge_every`` iterations: from the same point the same descent follows, so
-    one of them carries on and the others take its result (0 turns merging off; it is
-    never done when each row has its own data, as in a bootstrap).
-    Returns theta, objective, iterations, a converged flag and the number of starts
-    that were merged."""
+    The starts run in blocks of ``chunk``: a block's arrays (starts x points x params)
+    then stay in the CPU cache, which is several times faster than one huge batch.
+    Within a block, starts whose paths meet (all internal coordinates within
+    ``merge_tol``) are merged every ``merge_every`` iterations: from the same point the
+    same descent follows, so one carries on and the others take its result (0 turns
+    merging off; it is never done when each row has its own data, as in a bootstrap).
+    Returns theta, objective, iterations, a converged flag and the number of merged
+    starts."""
+    theta0 = np.atleast_2d(np.asarray(theta0, dtype=float))
+    S = theta0.shape[0]
+    if S <= chunk:
+        return _lm_block(problem, theta0, max_iter=max_iter, ftol=ftol, xtol=xtol,
+                         merge_tol=merge_tol, merge_every=merge_every)
+    parts = []
+    for start in range(0, S, chunk):
+        rows = slice(start, min(start + chunk, S))
+        sub = problem
+        if problem.y.ndim == 2:  # each start has its own data rows
+            sub = Problem(problem.law, {k: (v[rows] if v.ndim == 2 else v) for k, v in problem.X.items()},
+                          problem.y[rows], problem.loss, problem.delta, problem.reduction, problem.space)
+        parts.append(_lm_block(sub, theta0[rows], max_iter=max_iter, ftol=ftol, xtol=xtol,
+                               merge_tol=merge_tol, merge_every=merge_every))
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("theta", "objective", "iterations", "converged")}
+    out["merged"] = int(sum(p["merged"] for p in parts))
+    return out
+
+
+def _lm_block(problem: Problem, theta0: np.ndarray, *, max_iter: int, ftol: float, xtol: float,
+              merge_tol: float, merge_every: int) -> dict[str, np.ndarray]:
     lo, hi = problem.law.bounds()
     theta = np.clip(np.array(theta0, dtype=float), lo, hi)
     S, F = theta.shape
@@ -169,16 +192,14 @@ def levenberg_marquardt(problem: Problem, theta0: np.ndarray, *, max_iter: int =
             step = -np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(A, g)])
         trial = np.clip(theta[act] + step, lo, hi)
         sel = act if problem.y.ndim == 2 else None
-        # residuals for every trial, the Jacobian only where the step is accepted
-        r_new = problem.residuals(trial, sel)
+        # residuals and Jacobian of every trial in one pass (most steps are accepted)
+        r_new, J_new = problem.residuals_jac(trial, sel)
         f_new = problem.objective_from_r(r_new)
         f_old = f[act]
         better = f_new < f_old
         acc = act[better]
         if acc.size:
-            sel_acc = acc if problem.y.ndim == 2 else None
-            r_acc, J_acc = problem.residuals_jac(trial[better], sel_acc)
-            theta[acc], r[acc], J[acc], f[acc] = trial[better], r_acc, J_acc, f_new[better]
+            theta[acc], r[acc], J[acc], f[acc] = trial[better], r_new[better], J_new[better], f_new[better]
         lam[acc] = np.maximum(lam[acc] / 3.0, 1e-12)
         lam[act[~better]] *= 4.0
         rel = (f_old - f_new) / np.maximum(np.abs(f_old), 1e-300)

@@ -282,7 +282,7 @@ class PowerLaw(Law):
         lx = np.log(X["x"])
         power = theta[:, 0:1] - theta[:, 1:2] * lx
         if not self.offset:
-            return power + 0.0 * lx
+            return power + 0.0 * lx  # (+ 0 * lx broadcasts to (S, n) when x is (S, n))
         return _lse(power, theta[:, 2:3] + 0.0 * lx)
 
     def _log_jacobian(self, theta, X):
@@ -298,7 +298,7 @@ class PowerLaw(Law):
         return f, np.stack([w_pow, -w_pow * lx, w_e], axis=-1)
 
     def data_grid(self, X, y):
-        lx, ly = np.log(X["x"]), np.log(y)
+        lx = np.log(X["x"])
         starts = []
         # Without offset, least squares in log-log space is the answer; with offset, do
         # the same regression on y - E for a few E below min(y).
