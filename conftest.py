@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent
 
 for key, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                    "PYTHONHASHSEED": "0", "SCALINGLAB_PROGRESS": "0",
-                   "RAY_USAGE_STATS_ENABLED": "0", "MPLBACKEND": "Agg"}.items():
+                   "RAY_USAGE_STATS_ENABLED": "0"}.items():
     os.environ.setdefault(key, value)
 
 _mirror = ROOT.parent / "shared" / "mirror"
