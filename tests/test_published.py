@@ -114,5 +114,27 @@ def test_unknown_name_and_mirror_only_entries(monkeypatch):
     with pytest.raises(PublishedDataError, match="unknown published file"):
         published.fetch("nope")
     monkeypatch.delenv("SCALINGLAB_DATA_MIRROR", raising=False)
+    import dataclasses
+    mirror_only = dataclasses.replace(published.entry("bnsl_four_digit_addition"), transcription=None)
+    monkeypatch.setattr(published, "entry", lambda name: mirror_only)
     with pytest.raises(PublishedDataError, match="has no public URL"):
         published.fetch("bnsl_four_digit_addition")
+
+
+def test_bnsl_transcription_matches_the_pinned_file_and_is_used_without_a_mirror(monkeypatch):
+    import pandas as pd
+    with_mirror = published.load_csv("bnsl_four_digit_addition")
+    monkeypatch.delenv("SCALINGLAB_DATA_MIRROR", raising=False)
+    without = published.load_csv("bnsl_four_digit_addition")
+    pd.testing.assert_frame_equal(with_mirror, without)
+    assert len(without) == 17 and (without["split"] == "extrapolate").sum() == 3
+
+
+def test_an_altered_transcription_is_refused(monkeypatch, tmp_path):
+    import dataclasses
+    rf = published.entry("bnsl_four_digit_addition")
+    copy = tmp_path / "altered.csv"
+    copy.write_text((published.paths.project_root() / rf.transcription).read_text().replace("2.13809046", "2.2"))
+    altered = dataclasses.replace(rf, transcription=str(copy))
+    with pytest.raises(published.PublishedDataError, match="sha256"):
+        published._verified_transcription(altered)

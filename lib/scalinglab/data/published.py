@@ -49,6 +49,10 @@ class RemoteFile:
     mirror_path: str | None = None
     source_path: str | None = None
     source_url: str | None = None
+    # A transcription committed under data/published/ (with its source in '#' lines),
+    # used when neither a mirror nor a public URL holds the file; pinned by its own hash.
+    transcription: str | None = None
+    transcription_sha256: str | None = None
 
     @property
     def relative(self) -> str:
@@ -153,6 +157,8 @@ def fetch(name: str) -> Path:
             raise PublishedDataError(f"{name}: not in the mirror {MIRROR_ENV}={os.environ[MIRROR_ENV]} "
                                      f"(looked for {rf.relative})")
         return verify(rf, path)
+    if not rf.url and rf.transcription:
+        return _verified_transcription(rf)
     if not rf.url:
         raise PublishedDataError(f"{name} has no public URL (a table transcribed from "
                                  f"{rf.source_url or rf.repo}); set {MIRROR_ENV} to a mirror that holds "
@@ -163,10 +169,24 @@ def fetch(name: str) -> Path:
     return verify(rf, path)
 
 
+def _verified_transcription(rf: RemoteFile) -> Path:
+    path = paths.project_root() / rf.transcription
+    if not path.exists():
+        raise PublishedDataError(f"{rf.name}: the transcription {rf.transcription} is missing")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if rf.transcription_sha256 and digest != rf.transcription_sha256:
+        raise PublishedDataError(f"{rf.name}: {rf.transcription} has sha256 {digest}, "
+                                 f"the registry pins {rf.transcription_sha256}")
+    return path
+
+
 def load_csv(name: str, **read_csv_kwargs: Any):
     """The pinned file ``name`` read with ``pandas.read_csv``."""
     import pandas as pd
-    return pd.read_csv(fetch(name), **read_csv_kwargs)
+    path = fetch(name)
+    if entry(name).transcription and path == paths.project_root() / entry(name).transcription:
+        read_csv_kwargs.setdefault("comment", "#")  # the transcription's source lines
+    return pd.read_csv(path, **read_csv_kwargs)
 
 
 def describe(name: str) -> str:
