@@ -133,3 +133,11 @@ def test_mlp_run_refuses_unknown_keys():
         teacher_student_mlp_run({"widht": 3})
     with pytest.raises(ValueError, match="dtype"):
         teacher_student_mlp_run({"dtype": "float16"})
+
+
+def test_a_rougher_teacher_is_harder_to_learn():
+    smooth = teacher_student_mlp_run({**TINY, "n_train": 128})["metrics"]["relative_test_loss"]
+    rough = teacher_student_mlp_run({**TINY, "n_train": 128, "teacher_gain": 4.0})["metrics"]["relative_test_loss"]
+    assert rough > 3 * smooth
+    with pytest.raises(ValueError, match="teacher_gain"):
+        teacher_student_mlp_run({"teacher_gain": 0})

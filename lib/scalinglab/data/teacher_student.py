@@ -178,6 +178,7 @@ TEACHER_STUDENT_DEFAULTS: dict[str, Any] = {
     "n_test": 4096,          # fresh test points
     "teacher_width": 32,
     "teacher_depth": 2,
+    "teacher_gain": 1.0,     # teacher weights N(0, gain^2 / fan_in): larger gains, rougher teachers
     "student_width": 64,
     "student_depth": 2,
     "adam_steps": 2000,      # full-batch Adam steps, then L-BFGS to near-interpolation
@@ -200,6 +201,8 @@ def _teacher_student_config(config: dict[str, Any]) -> dict[str, Any]:
         _check_count(key, cfg[key])
     for key in ("adam_steps", "lbfgs_steps", "seed", "teacher_seed"):
         _check_count(key, cfg[key], minimum=0)
+    if not (isinstance(cfg["teacher_gain"], (int, float)) and cfg["teacher_gain"] > 0):
+        raise ValueError(f"teacher_gain={cfg['teacher_gain']!r} must be a positive number")
     if cfg["dtype"] not in ("float32", "float64"):
         raise ValueError(f"dtype={cfg['dtype']!r} is not 'float32' or 'float64'")
     return cfg
@@ -225,9 +228,11 @@ def teacher_student_mlp_run(config: dict[str, Any]) -> dict[str, Any]:
     teacher = MLP(MLPConfig(d_in=cfg["d"], width=cfg["teacher_width"], depth=cfg["teacher_depth"],
                             activation="tanh", init="fan_in"))
     with torch.no_grad():
-        for p in teacher.parameters():  # weights N(0, 1/fan_in), biases N(0, 1): a varied function
-            fan_in = p.shape[1] if p.dim() == 2 else 1
-            p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(fan_in))
+        for p in teacher.parameters():  # weights N(0, gain^2/fan_in), biases N(0, 1): a varied function
+            if p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=gen) * cfg["teacher_gain"] / math.sqrt(p.shape[1]))
+            else:
+                p.copy_(torch.randn(p.shape, generator=gen))
     teacher = teacher.to(device=device, dtype=dtype)
 
     rng = np.random.default_rng([cfg["seed"], cfg["d"], cfg["n_train"]])
