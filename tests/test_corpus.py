@@ -91,7 +91,7 @@ def test_an_edited_installed_file_is_refused(monkeypatch, tmp_path):
         build_corpus("pysrc-one", root=tmp_path, progress=False)
 
 
-def test_batches_are_seeded_and_limited(built):
+def test_batches_are_seeded(built):
     _, corpus = built
     a = corpus.train_batch(4, 32, np.random.default_rng(1))
     b = corpus.train_batch(4, 32, np.random.default_rng(1))
@@ -99,13 +99,36 @@ def test_batches_are_seeded_and_limited(built):
     x, y = a
     assert x.shape == y.shape == (4, 32)
     assert np.array_equal(x[:, 1:].numpy(), y[:, :-1].numpy())  # targets are inputs shifted by one
+
+
+def test_a_data_limit_takes_pieces_spread_over_the_corpus(built):
+    _, corpus = built
+    pieces, length = corpus.limited_pieces(64_000, 32)
+    assert len(pieces) == 64 and length == 1000
+    assert corpus.distinct_tokens(64_000, 32) == 64_000
+    assert corpus.distinct_tokens(None, 32) == len(corpus.train)
+    # spread from the first to the last file, not the first 64 kB
+    assert pieces[0] == 0 and pieces[-1] == len(corpus.train) - length
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        x, y = corpus.train_batch(8, 16, rng, limit=100)
-        first = np.asarray(corpus.train[:100])
+    train = np.asarray(corpus.train)
+    for _ in range(10):
+        x, y = corpus.train_batch(8, 32, rng, limit=64_000)
         for row_x, row_y in zip(x.numpy(), y.numpy()):
             window = np.concatenate([row_x, row_y[-1:]])
-            assert any(np.array_equal(window, first[i:i + 17]) for i in range(100 - 16))
+            inside = [p for p in pieces if any(np.array_equal(window, train[s:s + 33])
+                                               for s in range(p, p + length - 32))]
+            assert inside, "a training window lies outside the limited pieces"
+    # tiny limits still give whole windows
+    pieces, length = corpus.limited_pieces(100, 64)
+    assert len(pieces) == 1 and length == 65
+
+
+def test_a_data_limit_on_documents_takes_whole_documents():
+    source = ZipfMarkovSource(vocab_size=16, order=1, branching=4)
+    corpus = source.corpus(10_000, 2_000, document_length=100)
+    pieces, length = corpus.limited_pieces(1_000, 30)
+    assert length == 100 and len(pieces) == 10 and (pieces % 100 == 0).all()
+    assert corpus.distinct_tokens(1_000, 30) == 1_000
 
 
 def test_eval_windows_are_fixed_and_spread(built):

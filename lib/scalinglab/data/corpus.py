@@ -40,6 +40,7 @@ import numpy as np
 FORMAT_VERSION = 1
 SEPARATOR = b"\x00"
 HELD_OUT_EVERY = 20  # every 20th file is held out (5%)
+LIMIT_PIECES = 64  # a data-limited run takes its tokens in this many pieces spread over the corpus
 
 # Pure-Python distributions pinned in requirements.txt whose source makes the offline
 # corpus. The versions must equal the pins (tests/test_corpus.py checks it).
@@ -118,13 +119,45 @@ class TokenCorpus:
         segment = rng.integers(0, n_segments, size=count)
         return segment * seg + rng.integers(0, seg - span + 1, size=count)
 
+    def limited_pieces(self, limit: int, context: int) -> tuple[np.ndarray, int]:
+        """Where a data-limited run's ``limit`` training tokens lie: (piece starts, piece
+        length). The tokens are taken as ``LIMIT_PIECES`` equal pieces spread evenly over
+        the training split (whole documents for a corpus of documents), so that a small
+        subset samples the whole corpus rather than its first files."""
+        span = context + 1
+        if self.segment_length is not None:
+            seg = self.segment_length
+            n_segments = len(self.train) // seg
+            count = max(1, min(n_segments, int(limit) // seg))
+            index = np.linspace(0, n_segments - 1, num=count).round().astype(np.int64)
+            return np.unique(index) * seg, seg
+        length = max(span, int(limit) // LIMIT_PIECES)
+        count = max(1, min(LIMIT_PIECES, int(limit) // length))
+        last = len(self.train) - length
+        if last < 0:
+            raise CorpusError(f"{self.name}: {len(self.train)} tokens cannot hold a window of {span}")
+        return np.linspace(0, last, num=count).round().astype(np.int64), length
+
+    def distinct_tokens(self, limit: int | None, context: int) -> int:
+        """How many distinct training tokens a run with this ``limit`` can see."""
+        if limit is None or limit >= len(self.train):
+            return len(self.train)
+        starts, length = self.limited_pieces(limit, context)
+        return len(starts) * length
+
     def train_batch(self, batch_size: int, context: int, rng: np.random.Generator,
                     limit: int | None = None):
         """(inputs, targets) int64 tensors of shape (batch_size, context), drawn from the
-        first ``limit`` training tokens (all of them when None)."""
+        whole training split, or from ``limit`` tokens of it (see :meth:`limited_pieces`)."""
         import torch
-        n = len(self.train) if limit is None else min(int(limit), len(self.train))
-        starts = self._starts(n, context, batch_size, rng)
+        if limit is None or limit >= len(self.train):
+            starts = self._starts(len(self.train), context, batch_size, rng)
+        else:
+            pieces, length = self.limited_pieces(limit, context)
+            if length < context + 1:
+                raise CorpusError(f"{self.name}: pieces of {length} tokens cannot hold a window of {context + 1}")
+            which = rng.integers(0, len(pieces), size=batch_size)
+            starts = pieces[which] + rng.integers(0, length - context, size=batch_size)
         windows = self.train[starts[:, None] + np.arange(context + 1)]
         windows = torch.from_numpy(windows.astype(np.int64))
         return windows[:, :-1], windows[:, 1:]

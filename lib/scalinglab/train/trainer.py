@@ -15,8 +15,9 @@ What a run does:
 * AdamW (weight decay on matrices only), a warmup + cosine / constant / WSD schedule,
   gradient clipping;
 * random training windows drawn with a generator seeded from ``seed`` (the model's
-  initialisation uses a separate stream), optionally from only the first
-  ``data_limit`` training tokens (a data-limited run, repeated for several epochs);
+  initialisation uses a separate stream), optionally from only ``data_limit`` training
+  tokens, in pieces spread over the corpus (a data-limited run, repeated for several
+  epochs);
 * evaluation on a fixed set of held-out windows at log-spaced steps, in nats per token
   and bits per byte; the learning curve records tokens and FLOPs;
 * bf16 autocast, fused AdamW and optional ``torch.compile`` on CUDA; flush-denormal on
@@ -53,7 +54,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "dropout": (0.0, "dropout probability"),
     # data
     "data": ("pysrc", "offline corpus name, or a dict: {'source': 'synthetic'|'hub'|'corpus', ...}"),
-    "data_limit": (None, "use only the first this-many training tokens (None: all)"),
+    "data_limit": (None, "train on only this many distinct tokens, spread over the corpus (None: all)"),
     # length and batch
     "steps": (None, "optimiser steps (give steps or tokens)"),
     "tokens": (None, "training tokens; steps = ceil(tokens / (batch_size * context))"),
@@ -291,7 +292,7 @@ def _train(cfg: dict[str, Any], corpus, device: str, on_eval: Callable | None = 
     steps, batch, micro, context = cfg["steps"], cfg["batch_size"], cfg["micro_batch"], cfg["context"]
     tokens_per_step = batch * context
     limit = cfg["data_limit"]
-    unique_tokens = len(corpus.train) if limit is None else min(limit, len(corpus.train))
+    unique_tokens = corpus.distinct_tokens(limit, context)
     checkpoints = set(eval_steps(steps, cfg["eval_points"]))
     curve: dict[str, list] = {k: [] for k in ("step", "tokens", "flops", "flops_model", "loss", "bpb",
                                               "train_loss", "lr")}
