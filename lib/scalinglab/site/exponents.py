@@ -51,7 +51,12 @@ def draw_exponent_plot(points: list[ExponentPoint], path: Path) -> None:
 
     # the axes fit the points, not their intervals: one very wide interval (a small
     # profile's bootstrap) would squash every other point; its bar runs off the plot
-    values = [v for p in points for v in (p.paper_value, p.ours)]
+    # Likewise an indicative value far from every paper value (a ci-profile fit on a
+    # tiny grid) is drawn at the edge of the plot, as a triangle pointing off it.
+    anchors = [p.paper_value for p in points] + [p.ours for p in points if p.verdict != "indicative"]
+    span = (max(anchors) - min(anchors)) or 1.0
+    values = anchors + [p.ours for p in points if p.verdict == "indicative"
+                        and min(anchors) - span <= p.ours <= max(anchors) + span]
     # exponents spanning more than a decade and a half read better on log axes
     log_axes = min(values) > 0 and max(values) / min(values) > 30
     if log_axes:
@@ -77,7 +82,10 @@ def draw_exponent_plot(points: list[ExponentPoint], path: Path) -> None:
             ax.errorbar(p.paper_value, p.ours, xerr=xerr, yerr=yerr, fmt="none", ecolor=c,
                         elinewidth=1, alpha=0.6, zorder=2)
             hollow = p.verdict == "indicative"
-            ax.scatter([p.paper_value], [p.ours], marker=VERDICT_MARKERS[p.verdict], s=44, zorder=3,
+            y, marker = p.ours, VERDICT_MARKERS[p.verdict]
+            if not lo <= y <= hi:
+                y, marker = (hi, "^") if y > hi else (lo, "v")
+            ax.scatter([p.paper_value], [y], marker=marker, s=44, zorder=3, clip_on=False,
                        facecolors="white" if hollow else [c], edgecolors=[c], linewidths=1.4)
         if log_axes:
             from matplotlib.ticker import FuncFormatter

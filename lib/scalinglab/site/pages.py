@@ -191,7 +191,8 @@ def home_page(card: Scorecard, papers: dict[str, Paper], pages: set[str],
             "Every claim tagged *exponent* that has both the paper's value and ours. Points on "
             "the dashed line match the paper; bars are the intervals (ours: bootstrap), and a bar "
             "that runs off the plot is wider than the plot. Hollow markers are indicative: the "
-            "profile was too small to judge them.",
+            "profile was too small to judge them; a triangle at the edge is an indicative value "
+            "far outside the plot (the table below gives it).",
             "",
             "```{image} figures/exponents.png",
             ":alt: Scatter plot of our fitted exponents against the papers' published exponents, "
