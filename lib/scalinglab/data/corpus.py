@@ -245,7 +245,7 @@ def build_corpus(name: str = "pysrc", root: str | os.PathLike | None = None,
     everything = [(dist, path_name, path, sha) for dist, _, files in listing
                   for path_name, path, sha in files]
 
-    from tqdm.auto import tqdm
+    from scalinglab.repro.progress import progress_bar
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -257,7 +257,7 @@ def build_corpus(name: str = "pysrc", root: str | os.PathLike | None = None,
         counts = {"train": [0, 0], "val": [0, 0]}  # files, bytes
         with open(tmp / "train.bin", "wb") as train_out, open(tmp / "val.bin", "wb") as val_out:
             for index, (dist, path_name, path, sha) in enumerate(
-                    tqdm(everything, desc=f"building corpus {name}", unit="file", disable=not progress)):
+                    progress_bar(everything, enabled=progress, desc=f"building corpus {name}", unit="file")):
                 data = path.read_bytes()
                 if sha is not None and hashlib.sha256(data).hexdigest() != sha:
                     raise CorpusError(f"{dist}: {path_name} differs from the file pip installed "

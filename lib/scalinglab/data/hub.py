@@ -110,7 +110,7 @@ def _documents(path, name, split, text_field, data_files, revision):
 
 def _build(folder: Path, spec, path, name, split, text_field, max_bytes, data_files, revision,
            progress: bool) -> None:
-    from tqdm.auto import tqdm
+    from scalinglab.repro.progress import progress_bar
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -118,8 +118,8 @@ def _build(folder: Path, spec, path, name, split, text_field, max_bytes, data_fi
         hashes = {"train": hashlib.sha256(), "val": hashlib.sha256()}
         counts = {"train": [0, 0], "val": [0, 0]}
         total = 0
-        bar = tqdm(total=max_bytes, desc=f"reading {path}", unit="B", unit_scale=True,
-                   disable=not progress)
+        bar = progress_bar(enabled=progress, total=max_bytes, desc=f"reading {path}", unit="B",
+                           unit_scale=True)
         with open(tmp / "train.bin", "wb") as train_out, open(tmp / "val.bin", "wb") as val_out:
             for index, text in enumerate(_documents(path, name, split, text_field, data_files, revision)):
                 data = (text or "").encode("utf-8").replace(SEPARATOR, b"") + SEPARATOR
