@@ -231,6 +231,18 @@ def corpus_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     return Path(root) / f"{name}-{spec_hash(name, CORPORA[name])}"
 
 
+
+def publish_folder(tmp: Path, target: Path, manifest: dict) -> None:
+    """Write ``manifest.json`` into the finished folder ``tmp`` and move it to ``target``
+    in one rename, so readers never see a half-built corpus. If another process built
+    the same corpus at the same time, theirs is kept."""
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        if not (target / "manifest.json").exists():
+            raise
+
 def build_corpus(name: str = "pysrc", root: str | os.PathLike | None = None,
                  progress: bool = True, force: bool = False) -> Path:
     """Build the offline corpus ``name`` (see the module docstring) and return its folder.
@@ -286,15 +298,9 @@ def build_corpus(name: str = "pysrc", root: str | os.PathLike | None = None,
             "train": {"files": counts["train"][0], "bytes": counts["train"][1], "sha256": train_hash.hexdigest()},
             "val": {"files": counts["val"][0], "bytes": counts["val"][1], "sha256": val_hash.hexdigest()},
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         if force and target.exists():
             shutil.rmtree(target)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            # Another process built the same corpus at the same time: keep theirs.
-            if not (target / "manifest.json").exists():
-                raise
+        publish_folder(tmp, target, manifest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

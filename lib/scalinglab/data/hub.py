@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.data.corpus import HELD_OUT_EVERY, SEPARATOR, CorpusError, TokenCorpus
+from scalinglab.data.corpus import HELD_OUT_EVERY, SEPARATOR, CorpusError, TokenCorpus, publish_folder
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Eldan & Li 2023 (arXiv 2305.07759): short stories in simple English
@@ -143,12 +143,7 @@ def _build(folder: Path, spec, path, name, split, text_field, max_bytes, data_fi
                               "sha256": hashes["train"].hexdigest()},
                     "val": {"documents": counts["val"][0], "bytes": counts["val"][1],
                             "sha256": hashes["val"].hexdigest()}}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
-        try:
-            os.rename(tmp, folder)
-        except OSError:
-            if not (folder / "manifest.json").exists():
-                raise
+        publish_folder(tmp, folder, manifest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
