@@ -38,7 +38,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
          --nbval-cell-timeout=600 --nbval-kernel-startup-timeout=120
 TEST_JOBS ?= 2
 
-.PHONY: help setup setup-cluster test test-unit test-notebooks reproduce golden lab site serve site-check \
+.PHONY: help setup setup-cluster test test-unit test-notebooks reproduce golden golden-check lab site serve site-check \
         bench new-paper clean distclean
 
 help: ## list the targets
@@ -80,8 +80,11 @@ test-notebooks: $(STAMP) ## nbval over notebooks/ at the ci profile
 reproduce: $(STAMP) ## run the notebooks (PAPERS= PROFILE= JOBS= FORCE=1) and write the scorecard
 	$(PY) -m scalinglab.cli reproduce
 
-golden: $(STAMP) ## re-execute notebooks in place at the ci profile (the outputs nbval checks)
+golden: $(STAMP) ## re-execute notebooks in place at the ci profile (the outputs nbval checks; run golden-check first)
 	$(PY) -m scalinglab.cli golden
+
+golden-check: $(STAMP) ## do the stored ci outputs survive other threads, CPU kernels, tiny perturbations? (PAPERS= VARIANTS=)
+	$(PY) -m scalinglab.cli golden-check $(if $(VARIANTS),--variants $(VARIANTS))
 
 lab: $(STAMP) ## open JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks

@@ -98,3 +98,16 @@ def test_html_table_shows_every_claim():
           criterion=within(abs=0.1))
     html = s._repr_html_()
     assert "alpha" in html and "&lt;with&gt;" in html and "reproduced" in html
+
+
+def test_below_min_profile_a_claim_without_value_is_indicative_and_would_fail():
+    # a value the small grid cannot determine (a fit that is not identified) is not a
+    # judged miss below the claim's profile
+    card = Scorecard("kaplan2020_neural_lm", profile="ci")
+    c = card.add("x", "s", paper_value=1.0, paper_source="Eq. 1", ours=None,
+                 criterion=within(rel=0.5), min_profile="cpu")
+    assert c.verdict == "indicative" and not c.passes
+    card_cpu = Scorecard("kaplan2020_neural_lm", profile="cpu")
+    c = card_cpu.add("x", "s", paper_value=1.0, paper_source="Eq. 1", ours=None,
+                     criterion=within(rel=0.5), min_profile="cpu")
+    assert c.verdict == "not reproduced"

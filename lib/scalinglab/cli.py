@@ -1,7 +1,10 @@
 """The ``scalinglab`` command.
 
     scalinglab reproduce [--papers a,b] [--profile ci|cpu|gpu] [--jobs N] [--force]
+                         [--param name=value ...]
     scalinglab golden [--papers a,b]        refresh the stored (ci-profile) outputs
+    scalinglab golden-check [--papers a,b] [--variants threads,kernels,perturb]
+                                            do the stored outputs survive other rounding?
     scalinglab fit FILE.csv --law chinchilla --n COL --d COL --loss COL [...]
     scalinglab new-paper ID --title "..."   scaffold a notebook that passes the checks
     scalinglab profiles                     the profiles and their budgets
@@ -10,15 +13,52 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+from typing import Any
 
 from scalinglab.repro.profiles import BUDGET_S, EXECUTORS, PROFILES, ParameterError
 
+# Exit status after a closed pipe (`scalinglab fit ... | head -1`): 128 + SIGPIPE, as a
+# process killed by the signal would report.
+EXIT_BROKEN_PIPE = 141
+
 
 def _papers(value: str | None) -> list[str] | None:
-    if not value:
+    """None (every notebook) when unset or empty; else the names, which must not all be
+    blank (``PAPERS=,`` or ``PAPERS=" "`` names no paper and is an error)."""
+    if value is None or value == "":
         return None
-    return [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()]
+    names = [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()]
+    if not names:
+        raise ParameterError(f"papers={value!r} names no paper; give comma-separated notebook "
+                             "names, or leave it unset to run them all")
+    return names
+
+
+def _int_option(name: str, value: str | int | None) -> int | None:
+    """An integer option given on the command line or in the environment (JOBS=)."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ParameterError(f"{name}={value!r} must be an integer") from None
+
+
+def _notebook_params(env_value: str | None, given: list[str] | None) -> dict[str, Any]:
+    """Notebook parameters from PARAMS="a=1 b=x" and repeated --param name=value (which
+    win); values are Python literals, else strings."""
+    from scalinglab.repro.parameters import parse_assignment
+    try:
+        items = shlex.split(env_value or "")
+    except ValueError as exc:
+        raise ParameterError(f"PARAMS={env_value!r} cannot be split into name=value items ({exc})") from None
+    out: dict[str, Any] = {}
+    for item in [*items, *(given or [])]:
+        name, value = parse_assignment(item)
+        out[name] = value
+    return out
 
 
 def _env_flag(name: str) -> bool:
@@ -34,20 +74,32 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated notebook names (default: all)")
     rep.add_argument("--profile", default=os.environ.get("PROFILE") or None,
                      help="ci|cpu|gpu (default: gpu when CUDA is available, else cpu)")
-    rep.add_argument("--jobs", type=int, default=int(os.environ["JOBS"]) if os.environ.get("JOBS") else None,
+    rep.add_argument("--jobs", default=os.environ.get("JOBS") or None,
                      help="notebooks run in parallel (default: all cores at ci, else 1)")
     rep.add_argument("--force", action="store_true", default=_env_flag("FORCE"),
                      help="rerun notebooks whose inputs did not change")
     rep.add_argument("--executor", default=os.environ.get("EXECUTOR") or "local",
                      help="|".join(EXECUTORS) + ": where notebooks run their sweeps")
-    rep.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 1),
-                     help="sweep workers per notebook")
+    rep.add_argument("--workers", default=os.environ.get("WORKERS") or None,
+                     help="sweep workers per notebook (default 1)")
     rep.add_argument("--device", default=os.environ.get("DEVICE") or "auto",
                      help="auto|cpu|cuda|mps")
+    rep.add_argument("--param", action="append", metavar="NAME=VALUE",
+                     help="a notebook parameter, e.g. bootstrap=200 (repeatable; also "
+                          "PARAMS=\"a=1 b=2\"); every selected notebook must declare it")
     rep.add_argument("--no-progress", action="store_true")
 
     gold = sub.add_parser("golden", help="re-execute notebooks in place at the ci profile")
     gold.add_argument("--papers", default=os.environ.get("PAPERS") or None)
+
+    check = sub.add_parser("golden-check", help="re-execute the ci profile under other "
+                           "floating-point rounding and compare with the stored outputs")
+    check.add_argument("--papers", default=os.environ.get("PAPERS") or None)
+    check.add_argument("--variants", default=os.environ.get("VARIANTS") or None,
+                       help="comma-separated: threads,kernels,perturb (default) and baseline")
+    check.add_argument("--jobs", default=os.environ.get("JOBS") or None,
+                       help="notebooks run at a time (default 2)")
+    check.add_argument("--no-progress", action="store_true")
 
     fit = sub.add_parser("fit", help="fit a scaling law to a CSV of runs", add_help=False)
     fit.add_argument("rest", nargs=argparse.REMAINDER)
@@ -64,6 +116,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; a closed stdout (``| head``) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
+        return code
+    except BrokenPipeError:
+        exit_quietly_on_closed_pipe()
+        return EXIT_BROKEN_PIPE
+
+
+def exit_quietly_on_closed_pipe() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit finds no closed pipe
+    (and prints no second BrokenPipeError)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured by a test)
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `scalinglab fit` has its own parser; pass its arguments through untouched.
     if argv[:1] == ["fit"]:
@@ -73,13 +148,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "reproduce":
             from scalinglab.repro.runner import reproduce
-            outcomes = reproduce(_papers(args.papers), profile=args.profile, jobs=args.jobs,
-                                 force=args.force, executor=args.executor, workers=args.workers,
-                                 device=args.device, progress=not args.no_progress)
+            jobs = _int_option("jobs", args.jobs)
+            workers = _int_option("workers", args.workers)
+            outcomes = reproduce(_papers(args.papers), profile=args.profile, jobs=jobs,
+                                 force=args.force, executor=args.executor,
+                                 workers=1 if workers is None else workers,
+                                 device=args.device, progress=not args.no_progress,
+                                 params=_notebook_params(os.environ.get("PARAMS"), args.param))
             return 1 if any(o.status == "failed" for o in outcomes) else 0
         if args.command == "golden":
             from scalinglab.repro.runner import golden
             return 1 if golden(_papers(args.papers)) else 0
+        if args.command == "golden-check":
+            from scalinglab.repro.goldencheck import golden_check
+            jobs = _int_option("jobs", args.jobs)
+            variants = [v.strip() for v in (args.variants or "").split(",") if v.strip()]
+            return golden_check(_papers(args.papers), variants=variants or None,
+                                jobs=2 if jobs is None else jobs, progress=not args.no_progress)
         if args.command == "new-paper":
             from scalinglab.repro.scaffold import new_paper
             new_paper(args.paper, title=args.title, citation=args.citation,

@@ -94,16 +94,41 @@ def entry(name: str) -> RemoteFile:
     return reg[name]
 
 
-def mirror_root() -> Path | None:
+MIRROR_HINT = (f"set {MIRROR_ENV} to a folder laid out as github/<owner>/<repo>/<commit>/<path> "
+               "(see data/published/README.md)")
+
+
+def mirror_root(root: Path | None = None) -> Path | None:
+    """The mirror named by SCALINGLAB_DATA_MIRROR; a relative one is taken from the
+    project root (``root`` when given)."""
     value = os.environ.get(MIRROR_ENV, "").strip()
     if not value:
         return None
     p = Path(value).expanduser()
-    return p if p.is_absolute() else paths.project_root() / p
+    return p if p.is_absolute() else (Path(root) if root else paths.project_root()) / p
 
 
-def cache_root() -> Path:
+def cache_root(root: Path | None = None) -> Path:
+    """Where downloads go: ``build/data`` (of ``root`` when given and SCALINGLAB_BUILD is unset)."""
+    if root is not None and not os.environ.get("SCALINGLAB_BUILD"):
+        return Path(root) / "build" / "data"
     return paths.build_dir() / "data"
+
+
+def local_copy(rf: RemoteFile, root: Path | None = None) -> Path | None:
+    """The local file that :func:`fetch` reads for ``rf`` (in the mirror, the download
+    cache, or its transcription) when it is present, neither checked nor downloaded;
+    None when there is none yet."""
+    mirror = mirror_root(root)
+    if mirror is not None:
+        path = mirror / rf.relative
+    elif not rf.url and rf.transcription:
+        path = (Path(root) if root else paths.project_root()) / rf.transcription
+    elif rf.url:
+        path = cache_root(root) / rf.relative
+    else:
+        return None
+    return path if path.is_file() else None
 
 
 def sha256_of(path: Path) -> str:
@@ -144,7 +169,10 @@ def _download(rf: RemoteFile, target: Path) -> None:
     except OSError as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise PublishedDataError(f"{rf.name}: could not download {rf.url}: {exc}") from None
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        reason = " ".join(str(reason).split())
+        raise PublishedDataError(f"{rf.name}: could not download {rf.url} ({reason}); "
+                                 f"{MIRROR_HINT}") from None
 
 
 def fetch(name: str) -> Path:
@@ -155,7 +183,8 @@ def fetch(name: str) -> Path:
         path = mirror / rf.relative
         if not path.exists():
             raise PublishedDataError(f"{name}: not in the mirror {MIRROR_ENV}={os.environ[MIRROR_ENV]} "
-                                     f"(looked for {rf.relative})")
+                                     f"(looked for {rf.relative}, the layout is "
+                                     "github/<owner>/<repo>/<commit>/<path>)")
         return verify(rf, path)
     if not rf.url and rf.transcription:
         return _verified_transcription(rf)

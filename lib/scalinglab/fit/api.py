@@ -12,6 +12,7 @@ from scalinglab.fit import engine
 from scalinglab.fit.engine import LOSSES, OPTIMIZERS, REDUCTIONS, SPACES, Problem
 from scalinglab.fit.laws import Law, LogLogLine, PowerLaw, get_law
 from scalinglab.fit.result import FitResult
+from scalinglab.repro.perturb import perturb
 
 
 class FitDataError(ValueError):
@@ -71,7 +72,9 @@ def prepare(law: Law, data: Any, y: Any) -> tuple[dict[str, np.ndarray], np.ndar
     if y_arr.size < need:
         raise FitDataError(f"{law.name} has {len(law.free)} free parameters and needs at least {need} "
                            f"points, got {y_arr.size}")
-    return X, y_arr
+    # every fit reads its targets here: the stability check's perturbation (off unless
+    # SCALINGLAB_PERTURB is set) applies to all of them
+    return X, perturb(y_arr, "fit.targets")
 
 
 def _check_settings(loss, huber_delta, reduction, space, optimizer, bootstrap, n_jobs, level):
@@ -210,9 +213,22 @@ def fit_law(law: "str | Law", data: Any, y: Any = "loss", *, loss: str = "huber"
         for name in law.fixed:
             result.intervals.pop(name, None)
         result.stats["bootstrap_converged_fraction"] = float(np.mean(ok))
+        result.bound_share = bound_share(law, samples_free)
     if verbose:
         print(result.summary())
     return result
+
+
+def bound_share(law: Law, samples_free: np.ndarray, rtol: float = 1e-3) -> dict[str, float]:
+    """For each free parameter, the share of bootstrap fits (rows, internal coordinates)
+    that ended within ``rtol`` of the width of its box from a bound."""
+    samples_free = np.atleast_2d(np.asarray(samples_free, dtype=float))
+    if samples_free.size == 0:
+        return {}
+    lo, hi = law.bounds()
+    span = hi - lo
+    hit = (samples_free - lo <= rtol * span) | (hi - samples_free <= rtol * span)
+    return {name: float(np.mean(hit[:, i])) for i, name in enumerate(law.free)}
 
 
 def _settings_line(settings: dict[str, Any], n: int) -> str:

@@ -4,12 +4,14 @@
     scalinglab fit runs.csv --law chinchilla --n N --c flops --loss loss --bootstrap 1000 --json
     scalinglab fit sizes.csv --law power --x N --loss loss --offset
 
-Exit status 0 on success, 2 on bad input (a one-line message on stderr).
+Exit status 0 on success, 2 on bad input (a one-line message on stderr), 141 when the
+reader of stdout went away (``| head -1``), without a traceback.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -105,6 +107,24 @@ def _starts(value: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Fit and print; a closed stdout (``| head``) ends it quietly with status 141."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
+        return code
+    except BrokenPipeError:
+        # stdout to /dev/null, so Python's own flush at exit finds no closed pipe either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a real file (captured by a test)
+            pass
+        finally:
+            os.close(devnull)
+        return 141  # 128 + SIGPIPE, as a process killed by the signal reports
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     from scalinglab.fit.api import FitDataError, fit_law
     try:

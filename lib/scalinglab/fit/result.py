@@ -28,7 +28,13 @@ class FitResult:
     whether the optimiser stopped on its tolerances. ``at_bound``: free parameters that
     ended on a bound (their value is a limit, not an estimate). ``settings``: every
     choice the fit made. ``samples``: bootstrap parameter vectors (rows), columns in
-    ``sample_names`` order."""
+    ``sample_names`` order. ``bound_share``: for each free parameter, the share of
+    bootstrap resamples whose fit put it on a bound of its range.
+
+    A parameter is *not identified* when the data do not pin it down: more than the tail
+    share of the interval, (1 - level) / 2, of its resamples sit on a bound of its range,
+    so its interval is set by that range, not by the data. Its estimate then depends on
+    the last bits of floating point; it is reported as "not identified", never as digits."""
 
     law: Law
     params: dict[str, float]
@@ -42,6 +48,25 @@ class FitResult:
     level: float = 0.95
     n_points: int = 0
     stats: dict[str, float] = field(default_factory=dict)
+    bound_share: dict[str, float] = field(default_factory=dict)
+
+    # -- identification --------------------------------------------------------------
+    @property
+    def not_identified(self) -> list[str]:
+        """Free parameters the data do not pin down (see the class docstring)."""
+        tail = (1 - self.level) / 2
+        return [n for n in self.law.free if self.bound_share.get(n, 0.0) > tail]
+
+    @property
+    def identified(self) -> bool:
+        """True when every free parameter is identified."""
+        return not self.not_identified
+
+    def estimate(self, name: str) -> float | None:
+        """The fitted value of ``name``, or None when the data do not identify it."""
+        if name not in self.params:
+            raise KeyError(f"{name!r} is not a parameter of {self.law.name}; it has {', '.join(self.params)}")
+        return None if name in self.not_identified else self.params[name]
 
     # -- use ------------------------------------------------------------------------
     def predict(self, data: Any = None, **columns) -> np.ndarray:
@@ -111,7 +136,11 @@ class FitResult:
     def summary(self, digits: int = 4) -> str:
         lines = [self.describe_settings()]
         pct = f"{self.level:.0%}"
+        unidentified = set(self.not_identified)
         for row in self.table():
+            if row["parameter"] in unidentified:
+                lines.append(f"  {row['parameter']:>10s} = not identified (its resamples run to a bound of its range)")
+                continue
             txt = f"  {row['parameter']:>10s} = {_sig(row['value'], digits)}"
             if row["lo"] is not None:
                 txt += f"   {pct} [{_sig(row['lo'], digits)}, {_sig(row['hi'], digits)}]"
@@ -136,7 +165,12 @@ class FitResult:
         pct = f"{self.level:.0%}"
         head = f"<tr><th>parameter</th><th>value</th><th>{pct} interval</th><th></th></tr>"
         body = []
+        unidentified = set(self.not_identified)
         for row in self.table():
+            if row["parameter"] in unidentified:
+                body.append(f"<tr><td>{html.escape(row['parameter'])}</td><td>not identified</td>"
+                            "<td></td><td>resamples run to a bound</td></tr>")
+                continue
             iv = "" if row["lo"] is None else f"[{_sig(row['lo'])}, {_sig(row['hi'])}]"
             flag = "fixed" if row["fixed"] else ("at bound" if row["at_bound"] else "")
             body.append(f"<tr><td>{html.escape(row['parameter'])}</td><td>{_sig(row['value'])}</td>"
@@ -159,6 +193,7 @@ class FitResult:
             "level": self.level,
             "n_points": self.n_points,
             "stats": self.stats,
+            "bound_share": self.bound_share,
             "sample_names": list(self.sample_names),
             "samples": self.samples.tolist() if (include_samples and self.samples is not None) else None,
         }
@@ -180,6 +215,7 @@ class FitResult:
             level=float(d.get("level", 0.95)),
             n_points=int(d.get("n_points", 0)),
             stats={k: float(v) for k, v in d.get("stats", {}).items()},
+            bound_share={k: float(v) for k, v in d.get("bound_share", {}).items()},
             sample_names=tuple(d.get("sample_names", ())),
             samples=None if samples is None else np.asarray(samples, dtype=float),
         )

@@ -152,10 +152,12 @@ class Claim:
     def judge(self, profile: str) -> "Claim":
         ok, reason = self.criterion.passes(self.ours, self.ours_interval, self.paper_value)
         self.passes, self.reason = ok, reason
-        if not _finite(self.ours):
-            self.verdict = "not reproduced"
-        elif profile_rank(profile) < profile_rank(self.min_profile):
+        # Below its profile a claim is only indicative, with or without a value (a value
+        # the small grid cannot determine is "would fail", not a judged miss).
+        if profile_rank(profile) < profile_rank(self.min_profile):
             self.verdict = "indicative"
+        elif not _finite(self.ours):
+            self.verdict = "not reproduced"
         else:
             self.verdict = "reproduced" if ok else "not reproduced"
         return self

@@ -10,15 +10,17 @@
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
 import re
+import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from scalinglab.repro import paths
+from scalinglab.repro import paths, stability
 from scalinglab.repro.claims import Claim, Criterion, Scorecard
 from scalinglab.repro.plotting import save_figure, use_style
 from scalinglab.repro.profiles import (
@@ -40,6 +42,42 @@ def seed_everything(seed: int) -> None:
         pass
 
 
+THREADS_ENV = "SCALINGLAB_THREADS"
+
+
+def ci_threads() -> int:
+    """Threads at the ci profile: 1. ``SCALINGLAB_THREADS=n`` overrides it for
+    perturbation checks only (``scalinglab golden-check``); stored outputs are made at 1."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return 1
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ParameterError(f"{THREADS_ENV}={raw!r} must be a positive integer") from None
+    if n < 1:
+        raise ParameterError(f"{THREADS_ENV}={raw!r} must be a positive integer")
+    return n
+
+
+def limit_native_threads(n: int):
+    """Pin the BLAS and OpenMP thread pools of this process to ``n`` threads, whatever
+    OMP_NUM_THREADS and friends say (a JupyterLab kernel inherits the user's shell).
+    Returns threadpoolctl's limiter; keep it (``restore_original_limits()`` undoes it).
+    A library loaded after the call keeps its own default, so the pools the suite uses
+    (numpy's and scipy's OpenBLAS, torch's OpenMP) are loaded first."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    for module in ("numpy", "scipy.linalg", "torch"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+    return threadpool_limits(limits=n)
+
+
 def configure_torch(profile: str, device: str) -> None:
     """Threads, determinism and denormals as the profile needs them."""
     try:
@@ -52,7 +90,7 @@ def configure_torch(profile: str, device: str) -> None:
     if profile == "ci":
         # One thread and deterministic kernels: the stored outputs must be identical on
         # every machine, and the reduction order of a matmul depends on the thread count.
-        torch.set_num_threads(1)
+        torch.set_num_threads(ci_threads())
         torch.use_deterministic_algorithms(True, warn_only=True)
     if device == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -89,6 +127,9 @@ class PaperRun:
         self.figures: list[str] = []
         seed_everything(self.seed)
         configure_torch(self.profile, self.device)
+        # The limiter stays on the session: BLAS/OpenMP keep the ci thread count for the
+        # whole run, and run.thread_limits.restore_original_limits() undoes it.
+        self.thread_limits = limit_native_threads(ci_threads()) if self.profile == "ci" else None
         use_style()
 
     # -- parameters ---------------------------------------------------------------
@@ -131,7 +172,12 @@ class PaperRun:
 
     def finish(self) -> Scorecard:
         """Write the claims file (stable content) and the run sidecar (timing), and
-        return the scorecard so the cell displays it."""
+        return the scorecard so the cell displays it.
+
+        With ``SCALINGLAB_CLAIMS_EXPORT=folder`` the claims file is also written under
+        that folder. At the ci profile with ``SCALINGLAB_CHECK_STORED_CLAIMS=1`` (set under
+        pytest) an AssertionError lists every way the claims differ from those stored in
+        ``notebooks/<paper>.ipynb`` (see :mod:`scalinglab.repro.stability`)."""
         wall = time.perf_counter() - self.started
         prov = self.provenance()
         self.scorecard.save(self.out_dir, provenance=prov)
@@ -141,6 +187,12 @@ class PaperRun:
             "started_at": self.started_at, "finished_at": now_iso(),
             "wall_time_s": round(wall, 2), "figures": self.figures, "provenance": prov,
         }, indent=2, sort_keys=True) + "\n")
+        if os.environ.get(stability.EXPORT_ENV):
+            # a copy for the tool that started this kernel (make golden, golden-check)
+            self.scorecard.save(os.environ[stability.EXPORT_ENV], provenance=prov)
+        if self.profile == "ci" and os.environ.get(stability.CHECK_ENV) == "1":
+            # under pytest: the claims must equal, by value, those make golden stored
+            stability.check_stored_claims(self.paper, self.scorecard.to_dict()["claims"])
         return self.scorecard
 
     def __repr__(self) -> str:
@@ -150,7 +202,13 @@ class PaperRun:
 
 def start(paper: str, *, profile: str = "ci", device: str = "auto", seed: int = 0,
           executor: str = "local", workers: int = 1, out_dir: str | os.PathLike = "build/lab",
-          title: str = "", citation: str = "") -> PaperRun:
-    """Validate a notebook's parameters, seed everything, apply the plot style."""
+          title: str = "", citation: str = "", params: Mapping[str, Any] | None = None) -> PaperRun:
+    """Validate a notebook's parameters, seed everything, apply the plot style.
+
+    The values of every parameter that ``notebooks/<paper>.ipynb`` declares are checked
+    against its declarations, read from ``params`` or else from the caller's globals (the
+    notebook's namespace), so ``bootstrap = -3`` fails here, naming ``bootstrap``."""
+    from scalinglab.repro.parameters import check_paper_namespace
+    check_paper_namespace(paper, sys._getframe(1).f_globals if params is None else params)
     return PaperRun(paper, profile=profile, device=device, seed=seed, executor=executor,
                     workers=workers, out_dir=out_dir, title=title, citation=citation)

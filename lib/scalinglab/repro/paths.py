@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from scalinglab.repro.perturb import perturbation
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -24,8 +26,12 @@ def build_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """The run cache shared by every notebook and profile (overridable for tests)."""
-    return Path(os.environ.get("SCALINGLAB_CACHE", build_dir() / "cache"))
+    """The run cache shared by every notebook and profile (overridable for tests).
+    Runs made under a stability check's perturbation (``SCALINGLAB_PERTURB``) get a
+    cache of their own, so they never stand in for real runs."""
+    root = Path(os.environ.get("SCALINGLAB_CACHE", build_dir() / "cache"))
+    eps = perturbation()
+    return root / f"perturbed-{eps:g}" if eps else root
 
 
 def resolve(path: str | os.PathLike) -> Path:

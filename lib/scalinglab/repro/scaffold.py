@@ -11,12 +11,14 @@ from scalinglab.repro import paths
 from scalinglab.repro.notebook import PAPER_ID
 from scalinglab.repro.profiles import ParameterError
 
+# Declarations in the grammar of scalinglab.repro.parameters (name: type = default  #
+# SPEC: help), which the runner and sl.start check values against.
 PARAMETERS = '''\
 profile: str = "ci"  # ci|cpu|gpu: how much compute to spend
-device: str = "auto"  # auto|cpu|cuda|mps
-seed: int = 0  # seed for every random number generator
+device: str = "auto"  # auto|cpu|cuda|mps: where to train
+seed: int = 0  # >= 0: seed for every random number generator
 executor: str = "local"  # local|dask|ray|slurm: where sweep runs execute
-workers: int = 1  # parallel sweep workers
+workers: int = 1  # >= 1: parallel sweep workers
 out_dir: str = "build/lab"  # figures and claims (relative paths start at the project root)'''
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,14 @@ class PruningTheory:
     probe_overlap: float  # rho, overlap with the probe's direction orthogonal to T
     margin: float         # kappa, the max margin of the unit student
     converged: bool
+    # the last Newton step's move of the student over its angle to the teacher (converged:
+    # below 1e-9, and the step was then taken), and the solver's account of how it ended
+    residual: float = math.nan
+    message: str = ""
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """The replica equations were not solved to tolerance (see PruningTheory.message)."""
 
 
 @dataclass(frozen=True)
@@ -144,24 +153,210 @@ def _F_and_gradient(R: float, rho: float, kappa: float, alpha: float, q: _Quadra
     return F, dR, drho, dkappa
 
 
+def _F_and_dkappa(R: float, rho: float, S: float, kappa: float, alpha: float, q: _Quadrature):
+    """F and dF/dkappa only (the inner root-finding needs nothing else)."""
+    s = math.sqrt(S)
+    a = kappa - R * q.au - rho * q.aw
+    c = a / s
+    Phi, phi = _Phi(c), _phi(c)
+    wPhi = q.weight * Phi
+    wphi = q.weight * phi
+    # g = (a^2 + S) Phi + a s phi, dg/da = 2 (a Phi + s phi)
+    F = S - alpha * (np.dot(wPhi, a * a) + S * wPhi.sum() + s * np.dot(wphi, a))
+    dkappa = -2 * alpha * (np.dot(wPhi, a) + s * wphi.sum())
+    return float(F), float(dkappa)
+
+
 def _kappa_at(R: float, rho: float, alpha: float, q: _Quadrature, start: float = 0.0,
               S: float | None = None) -> float:
     """The margin with F(R, rho, kappa) = 0. F is concave and decreasing in kappa
-    (dF/dkappa = -alpha E[g_a] < 0, d2F/dkappa2 = -2 alpha E[Phi] < 0), so Newton's method
-    started right of the root (F <= 0) descends to it monotonically, without overshoot."""
+    (dF/dkappa = -alpha E[g_a] < 0, d2F/dkappa2 = -2 alpha E[Phi] < 0), so a Newton step
+    from the left lands on or right of the root (the tangent lies above F), and from there
+    Newton's method descends to the root monotonically, without overshoot. Left of the
+    root F' can be tiny (no example near the margin), so steps there are capped at a
+    doubling width."""
+    if S is None:
+        S = 1.0 - R * R - rho * rho
+    if S <= 0:
+        raise ValueError(f"R={R}, rho={rho} lie outside the unit disc")
     kappa, width = float(start), 0.5
-    F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q, S)
+    F, dk = _F_and_dkappa(R, rho, S, kappa, alpha, q)
     while F > 0:  # move right of the root first
-        kappa += width
+        kappa += min(-F / dk, width) if dk < 0 else width
         width *= 2
-        F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q, S)
+        F, dk = _F_and_dkappa(R, rho, S, kappa, alpha, q)
     for _ in range(200):
         step = F / dk
         kappa -= step
         if abs(step) <= 1e-15 * max(1.0, abs(kappa)) or F == 0:
             break
-        F, _, _, dk = _F_and_gradient(R, rho, kappa, alpha, q, S)
+        F, dk = _F_and_dkappa(R, rho, S, kappa, alpha, q)
     return kappa
+
+
+def _student(logphi: float, psi: float) -> tuple[float, float, float]:
+    """(R, rho, S) of the unit student at angle phi = exp(logphi) from the teacher, turned
+    by psi about it (psi = pi/2: no probe overlap)."""
+    phi = math.exp(logphi)
+    return math.cos(phi), math.sin(phi) * math.cos(psi), (math.sin(phi) * math.sin(psi)) ** 2
+
+
+def _kappa_derivatives(logphi: float, psi: float, kappa: float, alpha: float,
+                       q: _Quadrature) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian of kappa(log phi, psi) at a point where F = 0.
+
+    The derivatives of F in (phi, psi, kappa) come from those of g (g_aa = 2 Phi,
+    g_as = 2 phi, g_ss = 2 Phi - 2 c phi, c = a / s) through a = kappa - R u' - rho w' and
+    s = sin(phi) sin(psi), both smooth in the angles; kappa's follow by implicit
+    differentiation of F(phi, psi, kappa(phi, psi)) = 0."""
+    phi = math.exp(logphi)
+    cp, sp, cs, ss = math.cos(phi), math.sin(phi), math.cos(psi), math.sin(psi)
+    R, rho, s = cp, sp * cs, sp * ss
+    au, aw, w = q.au, q.aw, q.weight
+    a = kappa - R * au - rho * aw
+    c = a / s
+    Phi, ph = _Phi(c), _phi(c)
+    wPhi, wph = w * Phi, w * ph
+    wga = 2 * (wPhi * a + s * wph)                       # weight * dg/da
+    # moments over the basis b = (u', w', 1) in which every a-derivative is expressed
+    m_ga = np.array([np.dot(wga, au), np.dot(wga, aw), wga.sum()])
+    m_ph = np.array([np.dot(wph, au), np.dot(wph, aw), wph.sum()])
+    Pu, Pw = wPhi * au, wPhi * aw
+    M_Phi = np.array([[np.dot(Pu, au), np.dot(Pu, aw), Pu.sum()],
+                      [np.dot(Pu, aw), np.dot(Pw, aw), Pw.sum()],
+                      [Pu.sum(), Pw.sum(), wPhi.sum()]])
+    E_Phi = wPhi.sum()
+    E_gs = 2 * s * E_Phi                                  # E[dg/ds]
+    E_gss = 2 * E_Phi - 2 * np.dot(wph, c)                # E[d2g/ds2]
+    # derivatives in (phi, psi, kappa): rows of A give a_i over the basis b, sv gives s_i
+    A = np.array([[sp, -cp * cs, 0.0], [0.0, sp * ss, 0.0], [0.0, 0.0, 1.0]])
+    sv = np.array([cp * ss, sp * cs, 0.0])
+    A2 = np.zeros((3, 3, 3))                              # second derivatives of a
+    A2[0, 0] = (cp, sp * cs, 0.0)
+    A2[0, 1] = A2[1, 0] = (0.0, cp * ss, 0.0)
+    A2[1, 1] = (0.0, sp * cs, 0.0)
+    s2 = np.zeros((3, 3))                                 # second derivatives of s
+    s2[0, 0] = s2[1, 1] = -s
+    s2[0, 1] = s2[1, 0] = cp * cs
+    Aph = A @ m_ph
+    dG = A @ m_ga + E_gs * sv
+    d2G = (2 * A @ M_Phi @ A.T + 2 * (np.outer(Aph, sv) + np.outer(sv, Aph))
+           + E_gss * np.outer(sv, sv) + A2 @ m_ga + 2 * s * E_Phi * s2)
+    dF = 2 * s * sv - alpha * dG
+    d2F = 2 * (np.outer(sv, sv) + s * s2) - alpha * d2G
+    Fk = dF[2]
+    k1 = -dF[:2] / Fk
+    k2 = -(d2F[:2, :2] + np.outer(d2F[:2, 2], k1) + np.outer(k1, d2F[:2, 2])
+           + d2F[2, 2] * np.outer(k1, k1)) / Fk
+    # to (log phi, psi)
+    grad = np.array([phi * k1[0], k1[1]])
+    hess = np.array([[phi * phi * k2[0, 0] + phi * k1[0], phi * k2[0, 1]],
+                     [phi * k2[0, 1], k2[1, 1]]])
+    return grad, hess
+
+
+_RTOL = 1e-9        # converged: the last Newton step moves the student by < _RTOL * phi
+_MAX_ITER = 100
+_LOGPHI_MIN = math.log(1e-12)   # student at most this close to the teacher (error ~ 3e-13)
+
+
+@dataclass(frozen=True)
+class _Ascent:
+    logphi: float
+    psi: float
+    kappa: float
+    converged: bool
+    step: float
+    iterations: int
+    message: str
+
+
+def _step_size(d: np.ndarray, logphi: float) -> float:
+    """How far a step (d log phi, d psi) moves the unit student, relative to its angle phi
+    to the teacher: sqrt(dphi^2 + sin(phi)^2 dpsi^2) / phi to first order."""
+    if len(d) == 1:
+        return abs(float(d[0]))
+    phi = math.exp(logphi)
+    return math.hypot(d[0], math.sin(phi) / phi * d[1])
+
+
+def _maximise_kappa(alpha: float, q: _Quadrature, logphi: float, psi: float, kappa: float,
+                    free_psi: bool) -> _Ascent:
+    """Newton ascent of the margin kappa in (log phi, psi) (psi held at pi/2 unless
+    ``free_psi``).
+
+    kappa(R, rho) is concave, and the angles map (0, pi) x (0, pi) one to one onto the open
+    unit disc, so any stationary point in the angles is the global maximum. In one
+    dimension, kappa is unimodal in phi: the sign of its derivative keeps a bracket, and a
+    Newton step that leaves the bracket (or meets positive curvature) is replaced by
+    bisection. In two, a Newton step with a negative definite Hessian (else the ascent
+    direction of the Hessian with its eigenvalues made negative) is cut back until the
+    margin increases. The iteration stops when a Newton step (negative definite Hessian)
+    moves the student by less than _RTOL times its angle to the teacher; that step is still
+    taken, so the result is far more accurate than the tolerance. The test compares a step
+    with the size of the solution, not a gradient with an absolute bound, so rounding
+    noise (orders of magnitude smaller) cannot decide it."""
+    dims = 2 if free_psi else 1
+    lo, hi = _LOGPHI_MIN, math.log(math.pi if free_psi else math.pi / 2)
+    x = np.array([logphi, psi])
+    R, rho, S = _student(*x)
+    kappa = _kappa_at(R, rho, alpha, q, start=kappa, S=S)
+    step = math.inf
+    for it in range(1, _MAX_ITER + 1):
+        grad, hess = _kappa_derivatives(x[0], x[1], kappa, alpha, q)
+        g, H = grad[:dims], hess[:dims, :dims]
+        lam, V = np.linalg.eigh(H)
+        newton = bool(lam[-1] < 0)
+        if newton:
+            d = V @ ((V.T @ g) / -lam)
+        else:
+            d = V @ ((V.T @ g) / np.maximum(np.abs(lam), 1e-8 * max(1.0, np.abs(lam).max())))
+        step = _step_size(d, x[0])
+        if newton and step <= _RTOL:
+            x[:dims] += d
+            R, rho, S = _student(*x)
+            kappa = _kappa_at(R, rho, alpha, q, start=kappa + float(g @ d), S=S)
+            return _Ascent(x[0], x[1], kappa, True, step, it,
+                           f"converged: Newton step {step:.2g} of the angle to the teacher "
+                           f"after {it} iterations")
+        if dims == 1:
+            if g[0] > 0:
+                lo = x[0]
+            else:
+                hi = x[0]
+            trial = x[0] + d[0]
+            if not (newton and lo < trial < hi):
+                trial = 0.5 * (lo + hi)
+            if hi - lo <= _RTOL:
+                break
+            x[0] = trial
+            R, rho, S = _student(*x)
+            kappa = _kappa_at(R, rho, alpha, q, start=kappa, S=S)
+            continue
+        # two dimensions: backtrack on an ascent step that stays inside the angle domain
+        scale = max(1.0, abs(d[0]) / 2, abs(d[1]) / 1)
+        d = d / scale            # at most a factor e^2 in phi and a radian in psi per step
+        slope = float(g @ d)
+        t, accepted = 1.0, False
+        while t > 1e-12:
+            trial = x + t * d
+            if trial[0] < math.log(math.pi) and 0.0 < trial[1] < math.pi:
+                R, rho, S = _student(*trial)
+                if S > 0:
+                    k_trial = _kappa_at(R, rho, alpha, q, start=kappa + t * slope, S=S)
+                    # Armijo, with an allowance for rounding in kappa near the top
+                    if k_trial >= kappa + 1e-4 * t * slope - 4e-16 * max(1.0, abs(kappa)):
+                        accepted = True
+                        break
+            t *= 0.5
+        if not accepted:
+            return _Ascent(x[0], x[1], kappa, False, step, it,
+                           f"not converged: no ascent along the search direction after {it} "
+                           f"iterations (last step {step:.2g} of the angle to the teacher)")
+        x, kappa = trial, k_trial
+    return _Ascent(x[0], x[1], kappa, False, step, it,
+                   f"not converged after {it} iterations (last step {step:.2g} of the angle "
+                   f"to the teacher{', at a bound' if dims == 1 else ''})")
 
 
 def _check(alpha_prune: float, keep_fraction: float, keep: str, probe_angle: float) -> None:
@@ -177,48 +372,32 @@ def _check(alpha_prune: float, keep_fraction: float, keep: str, probe_angle: flo
 
 def pruned_max_margin_theory(alpha_prune: float, keep_fraction: float = 1.0, keep: str = "hard",
                              probe_angle: float = 0.0) -> PruningTheory:
-    """Solve the replica equations for the max-margin student on pruned data."""
+    """Solve the replica equations for the max-margin student on pruned data.
+
+    ``converged`` is False (with a :class:`ConvergenceWarning`) when the Newton ascent did
+    not meet its tolerance; ``message`` and ``residual`` then say how far it got."""
     _check(alpha_prune, keep_fraction, keep, probe_angle)
     alpha = float(alpha_prune)
     # Angles keep the student on the unit sphere and resolve small errors: R = cos(phi),
     # rho = sin(phi) cos(psi), sqrt(S) = sin(phi) sin(psi), and the error is phi / pi.
     # With a perfect probe (or no pruning) rho = 0 by symmetry: maximise kappa(phi) in 1-D.
     q0 = _quadrature(keep_fraction, keep, 0.0)
-    best = optimize.minimize_scalar(
-        lambda phi: -_kappa_at(math.cos(phi), 0.0, alpha, q0, S=math.sin(phi) ** 2),
-        bounds=(1e-9, math.pi / 2), method="bounded", options={"xatol": 1e-13})
-    phi, psi, kappa = float(best.x), math.pi / 2, -float(best.fun)
-    converged = bool(best.success)
+    start = math.log(math.pi * min(0.25, 0.5 / alpha))
+    sol = _maximise_kappa(alpha, q0, start, math.pi / 2, 0.0, free_psi=False)
     if probe_angle > 0.0 and keep_fraction < 1.0:
+        # the perfect probe's solution starts the 2-D ascent
         q = _quadrature(keep_fraction, keep, probe_angle)
-        last = [kappa]
-
-        # kappa(R, rho) is concave (the best margin at given overlaps of a convex problem),
-        # so a quasi-Newton ascent in the angles finds its maximum.
-        def negative_kappa(angles):
-            ph, ps = angles
-            R_, rho_ = math.cos(ph), math.sin(ph) * math.cos(ps)
-            S_ = (math.sin(ph) * math.sin(ps)) ** 2
-            k = _kappa_at(R_, rho_, alpha, q, start=last[0], S=S_)
-            last[0] = k
-            _, dR, drho, dk = _F_and_gradient(R_, rho_, k, alpha, q, S_)
-            kR, krho = -dR / dk, -drho / dk            # d kappa / dR, d kappa / drho
-            d_phi = -kR * math.sin(ph) + krho * math.cos(ph) * math.cos(ps)
-            d_psi = -krho * math.sin(ph) * math.sin(ps)
-            return -k, -np.array([d_phi, d_psi])
-
-        res = optimize.minimize(negative_kappa, [phi, math.pi / 2], jac=True, method="BFGS",
-                                options={"gtol": 1e-12, "maxiter": 1000})
-        phi, psi = map(float, res.x)
-        kappa = -float(res.fun)
-        converged = bool(res.success) or float(np.max(np.abs(res.jac))) < 1e-9
-    phi = abs(phi) % (2 * math.pi)
-    phi = min(phi, 2 * math.pi - phi)
-    R, rho = math.cos(phi), math.sin(phi) * math.cos(psi)
-    error = phi / math.pi
+        sol = _maximise_kappa(alpha, q, sol.logphi, math.pi / 2, sol.kappa, free_psi=True)
+    if not sol.converged:
+        warnings.warn(f"pruned_max_margin_theory(alpha_prune={alpha:g}, keep_fraction="
+                      f"{keep_fraction:g}, keep={keep!r}, probe_angle={probe_angle:g}): "
+                      f"{sol.message}", ConvergenceWarning, stacklevel=2)
+    phi = math.exp(sol.logphi)
+    R, rho = math.cos(phi), math.sin(phi) * math.cos(sol.psi)
     return PruningTheory(alpha_prune=alpha, keep_fraction=float(keep_fraction), keep=keep,
-                         probe_angle=float(probe_angle), error=error, overlap=R,
-                         probe_overlap=rho, margin=kappa, converged=converged)
+                         probe_angle=float(probe_angle), error=phi / math.pi, overlap=R,
+                         probe_overlap=rho, margin=sol.kappa, converged=sol.converged,
+                         residual=sol.step, message=sol.message)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from scalinglab.repro.perturb import perturbation, seed_from_tag
 from scalinglab.train.schedules import COOLDOWN_SHAPES, SCHEDULES, lr_multiplier
 
 # key -> (default, meaning). None means "derived" or "not used" as the meaning says.
@@ -255,6 +256,24 @@ def evaluate(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor
 
 # -- the run ----------------------------------------------------------------------------------
 
+def perturb_weights(model: torch.nn.Module, tag: str) -> None:
+    """Multiply every parameter by ``(1 + eps * z)`` in place when ``SCALINGLAB_PERTURB``
+    is set (stability checks only, see :mod:`scalinglab.repro.perturb`); ``z`` comes
+    from a private generator seeded from ``tag``, so the seeded streams are untouched.
+    eps is raised to the dtype's machine epsilon (1e-9 would not move a float32)."""
+    eps = perturbation()
+    if eps == 0.0:
+        return
+    gen = torch.Generator(device="cpu").manual_seed(seed_from_tag(tag))
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.is_floating_point():
+                continue
+            scale = max(eps, torch.finfo(p.dtype).eps)
+            z = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+            p.copy_((p.double() * (1.0 + scale * z.to(p.device))).to(p.dtype))
+
+
 def train_run(config: dict[str, Any]) -> dict[str, Any]:
     """Train one GPT as ``config`` says and return its record: ``metrics`` (final),
     ``curve`` (columns at the evaluation steps), ``counts`` (parameters, FLOPs per
@@ -273,6 +292,7 @@ def _train(cfg: dict[str, Any], corpus, device: str, on_eval: Callable | None = 
     seed = int(cfg["seed"])
     torch.manual_seed(seed)
     model = GPT(model_config(cfg, corpus.vocab_size)).to(device)
+    perturb_weights(model, f"train.init:{seed}")
     counts = count_parameters(model)
     n_params = counts.non_embedding
     flops_6n = 6.0 * n_params

@@ -1,0 +1,58 @@
+"""A deliberate, tiny floating-point perturbation, for stability checks only.
+
+``SCALINGLAB_PERTURB=eps`` (e.g. ``1e-9``) multiplies the targets given to the fit
+engine and the initial weights of trained models by ``(1 + eps * z)``, with ``z``
+standard normal from a private generator seeded from a tag. It stands in for what
+another BLAS kernel, CPU or thread count does to the last bits of a computation: a
+printed number that moves under it is not determined to the digits shown.
+``scalinglab golden-check`` sets it; nothing else should.
+
+This module sits in the base layer (like ``paths`` and ``profiles``): the fitters and
+the trainer import it, so it imports nothing of scalinglab. Unset or 0 costs one
+environment lookup and returns the input unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+
+ENV = "SCALINGLAB_PERTURB"
+MAX_EPS = 1e-3  # a perturbation of the last bits, not of the data
+
+
+def perturbation() -> float:
+    """The relative perturbation ``eps`` from ``SCALINGLAB_PERTURB`` (0.0 when unset)."""
+    raw = os.environ.get(ENV, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        eps = float(raw)
+    except ValueError:
+        raise ValueError(f"{ENV}={raw!r} must be a small number such as 1e-9") from None
+    if not (math.isfinite(eps) and 0.0 <= eps <= MAX_EPS):
+        raise ValueError(f"{ENV}={raw!r} must be between 0 and {MAX_EPS:g}")
+    return eps
+
+
+def seed_from_tag(tag: str) -> int:
+    """A 63-bit seed derived from ``tag`` (stable across processes and machines)."""
+    return int.from_bytes(hashlib.sha256(tag.encode()).digest()[:8], "little") >> 1
+
+
+def perturb(values, tag: str):
+    """``values * (1 + eps * z)`` as a new float array, or ``values`` itself when eps is 0.
+
+    ``z`` comes from ``np.random.default_rng(seed_from_tag(tag))``; the global random
+    state is not touched. For float32 and narrower arrays eps is raised to the dtype's
+    machine epsilon, else the product would round back to the input."""
+    eps = perturbation()
+    if eps == 0.0:
+        return values
+    import numpy as np
+    arr = np.asarray(values)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(float)
+    scale = max(eps, float(np.finfo(arr.dtype).eps))
+    z = np.random.default_rng(seed_from_tag(tag)).standard_normal(arr.shape)
+    return (arr * (1.0 + scale * z)).astype(arr.dtype, copy=False)
