@@ -15,7 +15,8 @@ CLUSTER_STAMP := $(VENV)/.requirements-cluster-stamp
 
 # make reproduce variables (see README): PAPERS=a,b PROFILE=ci|cpu|gpu JOBS=n FORCE=1
 # EXECUTOR=local|dask|ray|slurm WORKERS=n DEVICE=auto|cpu|cuda|mps
-export PAPERS PROFILE JOBS FORCE EXECUTOR WORKERS DEVICE
+# PARAMS="name=value ..." sets notebook parameters (each selected notebook must declare them)
+export PAPERS PROFILE JOBS FORCE EXECUTOR WORKERS DEVICE PARAMS
 
 # Cluster settings for sweeps (docs/cluster.md); short names on the make command line.
 export SCALINGLAB_DASK_ADDRESS ?= $(DASK_ADDRESS)
@@ -80,14 +81,18 @@ test-notebooks: $(STAMP) ## nbval over notebooks/ at the ci profile
 reproduce: $(STAMP) ## run the notebooks (PAPERS= PROFILE= JOBS= FORCE=1) and write the scorecard
 	$(PY) -m scalinglab.cli reproduce
 
-golden: $(STAMP) ## re-execute notebooks in place at the ci profile (the outputs nbval checks; run golden-check first)
+golden: $(STAMP) ## re-execute notebooks in place at the ci profile (the outputs nbval checks); run golden-check on them before committing
 	$(PY) -m scalinglab.cli golden
 
 golden-check: $(STAMP) ## do the stored ci outputs survive other threads, CPU kernels, tiny perturbations? (PAPERS= VARIANTS=)
 	$(PY) -m scalinglab.cli golden-check $(if $(VARIANTS),--variants $(VARIANTS))
 
-lab: $(STAMP) ## open JupyterLab on notebooks/
-	$(VENV)/bin/jupyter lab notebooks
+# make lab: the project's Jupyter configuration in lab/ (the ci profile's kernel environment,
+# no autosave); extra options with LAB_ARGS="--no-browser --port 8899".
+LAB_ARGS ?=
+lab: $(STAMP) ## open JupyterLab on notebooks/ (kernels as at the ci profile, no autosave)
+	JUPYTER_CONFIG_DIR="$(CURDIR)/lab" JUPYTER_PATH="$(CURDIR)/lab$${JUPYTER_PATH:+:$$JUPYTER_PATH}" \
+	  $(VENV)/bin/jupyter lab notebooks $(LAB_ARGS)
 
 site: $(STAMP) $(MATHJAX) ## build the static site from build/notebooks/<profile> (PROFILE=ci by default)
 	@if [ ! -d build/notebooks/$(or $(PROFILE),ci) ]; then $(PY) -m scalinglab.cli reproduce --profile $(or $(PROFILE),ci); fi

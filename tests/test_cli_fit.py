@@ -84,3 +84,29 @@ def test_runs_as_a_module(runs_csv, tmp_path):
                           "--n", "params", "--d", "tokens", "--loss", "val_loss"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_a_closed_pipe_ends_quietly(runs_csv):
+    # `scalinglab fit runs.csv ... | head -1`: the reader is gone before the table is
+    # written; the command stops without a traceback
+    for module in ("scalinglab.fit.cli", "scalinglab.cli"):
+        args = [sys.executable, "-m", module] + (["fit"] if module == "scalinglab.cli" else [])
+        proc = subprocess.Popen(args + [str(runs_csv), "--n", "params", "--d", "tokens",
+                                        "--loss", "val_loss"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 141, err
+        assert err == "", err
+
+
+def test_a_closed_pipe_in_process(runs_csv, monkeypatch):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main([str(runs_csv), "--n", "params", "--d", "tokens", "--loss", "val_loss"]) == 141

@@ -103,3 +103,46 @@ def test_imperfect_probe_has_an_interior_best_fraction():
     assert 0 < best < len(fractions) - 1
     assert np.all(np.diff(errors[: best + 1]) < 0) and np.all(np.diff(errors[best:]) > 0)
     assert errors[-1] > 0.4 > errors[best] * 10
+
+
+# Errors at alpha_prune = 16, theta = 10 degrees, keep hard, on np.geomspace(1, 1e-3, 10);
+# the solver reproduces them to ~1e-8 relative (quadrature error aside, they are the
+# replica solution to rounding).
+_SWEEP_16 = [0.031064551041, 0.014507424950, 0.0077037257458, 0.0063900061566, 0.011867609708,
+             0.29674624085, 0.42446161227, 0.44047871594, 0.44380022577, 0.44451512652]
+
+
+def test_tiny_fractions_converge_and_are_insensitive_to_the_last_bits():
+    # Perturbing the inputs by 1e-12 (relative) moves the solution by about as much: the
+    # convergence test and the error must not hinge on rounding.
+    fractions = np.geomspace(1, 1e-3, 10)
+    theta = math.radians(10)
+    for f, expected in zip(fractions, _SWEEP_16):
+        base = pp.pruned_max_margin_theory(16.0, f, "hard", theta)
+        nudged = pp.pruned_max_margin_theory(16.0 * (1 + 1e-12), f * (1 - 1e-12), "hard",
+                                             theta * (1 + 1e-12))
+        for sol in (base, nudged):
+            assert sol.converged, sol.message
+            assert sol.message.startswith("converged") and sol.residual <= 1e-8
+        assert nudged.error == pytest.approx(base.error, rel=1e-9)
+        assert nudged.probe_overlap == pytest.approx(base.probe_overlap, rel=1e-9, abs=1e-12)
+        assert base.error == pytest.approx(expected, rel=1e-7)
+
+
+def test_tiny_fraction_solutions_are_stationary():
+    # The replica equations themselves, not just the solver's own test: F = 0 and
+    # dF/dR = dF/drho = 0, with the student tilted far towards the probe's plane.
+    for f in (0.01, 0.0022, 0.001):
+        sol = pp.pruned_max_margin_theory(16.0, f, "hard", math.radians(10))
+        assert sol.converged and sol.probe_overlap < -0.9
+        q = pp._quadrature(f, "hard", math.radians(10))
+        F, dR, drho, dk = pp._F_and_gradient(sol.overlap, sol.probe_overlap, sol.margin, 16.0, q)
+        assert abs(F) < 1e-12 and abs(dR / dk) < 1e-9 and abs(drho / dk) < 1e-9
+
+
+def test_non_convergence_is_reported(monkeypatch):
+    monkeypatch.setattr(pp, "_MAX_ITER", 2)
+    with pytest.warns(pp.ConvergenceWarning, match="not converged"):
+        sol = pp.pruned_max_margin_theory(16.0, 0.001, "hard", math.radians(10))
+    assert not sol.converged
+    assert sol.message.startswith("not converged") and sol.residual > 1e-8

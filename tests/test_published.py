@@ -138,3 +138,35 @@ def test_an_altered_transcription_is_refused(monkeypatch, tmp_path):
     altered = dataclasses.replace(rf, transcription=str(copy))
     with pytest.raises(published.PublishedDataError, match="sha256"):
         published._verified_transcription(altered)
+
+
+def test_a_failed_download_says_how_to_use_a_local_copy(tmp_path, monkeypatch):
+    # no mirror and no network: the one-line error names SCALINGLAB_DATA_MIRROR and its layout
+    _fake_registry(tmp_path, monkeypatch, b"x,y\n1,2\n", url=(tmp_path / "unreachable.csv").as_uri())
+    monkeypatch.delenv("SCALINGLAB_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("SCALINGLAB_BUILD", str(tmp_path / "build"))
+    with pytest.raises(PublishedDataError) as err:
+        published.fetch("toy")
+    msg = str(err.value)
+    assert msg.startswith("toy: could not download file://") and "No such file" in msg
+    assert "set SCALINGLAB_DATA_MIRROR to a folder laid out as github/<owner>/<repo>/<commit>/<path>" in msg
+    assert "data/published/README.md" in msg and "\n" not in msg
+
+
+def test_local_copy_is_the_file_fetch_would_read(tmp_path, monkeypatch):
+    payload = b"x,y\n1,2\n"
+    entry = _fake_registry(tmp_path, monkeypatch, payload)
+    rf = published.entry("toy")
+    monkeypatch.setenv("SCALINGLAB_BUILD", str(tmp_path / "build"))
+    monkeypatch.delenv("SCALINGLAB_DATA_MIRROR", raising=False)
+    assert published.local_copy(rf) is None  # not downloaded yet
+    cached = tmp_path / "build" / "data" / "github" / "o" / "r" / entry["commit"] / "t.csv"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"anything")  # present, not checked
+    assert published.local_copy(rf) == cached
+    monkeypatch.setenv("SCALINGLAB_DATA_MIRROR", str(tmp_path / "mirror"))
+    assert published.local_copy(rf) is None
+    mirrored = tmp_path / "mirror" / rf.relative
+    mirrored.parent.mkdir(parents=True)
+    mirrored.write_bytes(payload)
+    assert published.local_copy(rf) == mirrored

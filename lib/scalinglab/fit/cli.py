@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):  # stdout is not a real file (captured by a test)
+        except (OSError, ValueError, AttributeError):  # stdout is not a real file (captured by a test)
             pass
         finally:
             os.close(devnull)

@@ -5,6 +5,8 @@ import json
 import re
 from pathlib import Path
 
+from scalinglab.repro.nbfiles import format_problems
+
 REQUIRED_PARAMETERS = ("profile", "device", "seed", "executor", "workers", "out_dir")
 # Folders of a machine that must never appear in stored outputs.
 MACHINE_PATH = re.compile(r"(/root/|/work/|/tmp/|/home/[a-z]|/Users/[A-Za-z]|[A-Z]:\\\\Users)")
@@ -20,8 +22,9 @@ def check_notebook(path: str | Path) -> list[str]:
     """Problems with a paper notebook, as sentences; empty when it is fine."""
     path = Path(path)
     problems: list[str] = []
+    text = path.read_text(encoding="utf-8")
     try:
-        nb = json.loads(path.read_text())
+        nb = json.loads(text)
     except ValueError as exc:
         return [f"not valid JSON: {exc}"]
     cells = nb.get("cells", [])
@@ -39,6 +42,12 @@ def check_notebook(path: str | Path) -> list[str]:
                             f"entries for {', '.join(missing)}")
     if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
         problems.append("kernelspec name is not 'python3'")
+    # Stored in the form a JupyterLab save writes, so opening and saving leaves no diff.
+    problems += format_problems(text, nb)
+    if "papermill" in nb.get("metadata", {}) or any(
+            k in c.get("metadata", {}) for c in cells for k in ("papermill", "execution")):
+        problems.append("run metadata (papermill or execution timing) is stored: saved by hand? "
+                        "run `make golden`")
     code = [c for c in cells if c.get("cell_type") == "code"]
     if not any(c.get("outputs") for c in code):
         problems.append("no stored outputs (run `make golden`): nbval would pass vacuously")

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,6 +45,9 @@ THREADS_ENV = {"SCALINGLAB_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREA
 OPENBLAS_CORES = ("Haswell", "Sandybridge")
 TORCH_CAPABILITIES = ("avx2", "default")
 PERTURB_EPS = "1e-9"
+# A cell that runs longer fails, as under nbval (--nbval-cell-timeout in the Makefile): a
+# loop whose exit test depends on the last bits may never end under other rounding.
+CELL_TIMEOUT_S = 600
 VARIANTS = ("threads", "kernels", "perturb", "baseline")
 DEFAULT_VARIANTS = ("threads", "kernels", "perturb")
 
@@ -77,18 +81,17 @@ def probe_kernels(env: dict[str, str]) -> dict[str, Any]:
 def kernels_env() -> tuple[dict[str, str], str]:
     """The environment of the ``kernels`` variant and a line saying what it changes."""
     default = probe_kernels({})
-    env: dict[str, str] = {}
-    got = default
-    for core in OPENBLAS_CORES:
-        trial = probe_kernels({"OPENBLAS_CORETYPE": core})
-        if trial["openblas"] != default["openblas"]:
-            env["OPENBLAS_CORETYPE"], got = core, trial
-            break
-    for cap in TORCH_CAPABILITIES:
-        trial = probe_kernels({**env, "ATEN_CPU_CAPABILITY": cap})
-        if default["torch"] is not None and trial["torch"] != default["torch"]:
-            env["ATEN_CPU_CAPABILITY"], got = cap, trial
-            break
+    env = {"OPENBLAS_CORETYPE": OPENBLAS_CORES[0], "ATEN_CPU_CAPABILITY": TORCH_CAPABILITIES[0]}
+    got = probe_kernels(env)
+    # this machine's default already is the first choice: try the next one
+    for key, choices, part in (("OPENBLAS_CORETYPE", OPENBLAS_CORES, "openblas"),
+                               ("ATEN_CPU_CAPABILITY", TORCH_CAPABILITIES, "torch")):
+        for choice in choices[1:]:
+            if got[part] != default[part]:
+                break
+            trial = probe_kernels({**env, key: choice})
+            if trial[part] != default[part]:
+                env[key], got = choice, trial
     env["MKL_ENABLE_INSTRUCTIONS"] = "AVX2"
     changes = []
     if got["openblas"] != default["openblas"]:
@@ -106,7 +109,7 @@ def variant_envs(variants: Sequence[str]) -> dict[str, tuple[dict[str, str], str
     out = {}
     for v in variants:
         if v == "threads":
-            out[v] = (dict(THREADS_ENV), "two threads")
+            out[v] = (dict(THREADS_ENV), "two threads for torch, OpenMP, MKL and OpenBLAS (reduction order)")
         elif v == "kernels":
             out[v] = kernels_env()
         elif v == "perturb":
@@ -137,6 +140,8 @@ class CheckResult:
     claims: list[str] = field(default_factory=list)
     stored_claims: bool = False
     wall_time_s: float = 0.0
+    # code cells whose outputs differ from the baseline run's (when one ran)
+    vs_baseline: list[int] | None = None
 
     @property
     def differs(self) -> bool:
@@ -145,11 +150,20 @@ class CheckResult:
 
 def check_one(job: CheckJob) -> CheckResult:
     """Worker process: execute one notebook under one variant and compare."""
-    from scalinglab.repro.runner import run_notebook
+    from scalinglab.repro.runner import _execute, run_notebook
     started = time.perf_counter()
-    ok, _, failure = run_notebook(job.notebook, job.output, None, job.notebook.parent, job.env)
+    # execute the very notebook that is compared with, even if it is saved meanwhile
+    text = job.notebook.read_text()
+    stored_nb = json.loads(text)
+    snapshot = job.output.with_name(f".{job.paper}.stored.ipynb")
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.write_text(text)
+    try:
+        ok, _, failure = run_notebook(snapshot, job.output, None, job.notebook.parent, job.env,
+                                      execute=partial(_execute, execution_timeout=CELL_TIMEOUT_S))
+    finally:
+        snapshot.unlink(missing_ok=True)
     result = CheckResult(job.variant, job.paper, ok=ok, failure=failure)
-    stored_nb = json.loads(job.notebook.read_text())
     stored = stability.stored_claims(stored_nb)
     result.stored_claims = stored is not None
     if ok:
@@ -178,23 +192,49 @@ def _excerpt(a: str, b: str, width: int = 150) -> tuple[str, str]:
 
 
 def describe(result: CheckResult) -> list[str]:
-    """The report lines of one notebook under one variant (after its name)."""
+    """The report lines of one notebook under one variant (after its name). A cell whose
+    output equals the baseline run's is marked: its stored output is stale, whatever
+    the rounding."""
     if not result.ok:
         f = result.failure
-        where = f"cell {f['cell']}: " if f.get("cell") is not None else ""
-        return [f"FAILED {where}{f.get('source', '')}", f"  {f.get('error', '')}"]
+        where = f"cell {f['cell']}: {f.get('source', '')}" if f.get("cell") is not None else ""
+        return [line for line in (where, f.get("error", "")) if line]
     lines = []
     for d in result.cells:
         if d["cell"] is None:
             lines.append(f"cell count differs: stored {d['stored']}, got {d['got']}")
             continue
         at = f", line {d['line']}" if d["line"] else ""
+        stale = (" (as in baseline: stale, not unstable)"
+                 if result.vs_baseline is not None and d["cell"] not in result.vs_baseline else "")
         stored, got = _excerpt(d["stored"], d["got"])
-        lines += [f"cell {d['cell']} ({d['kind']}{at}):", f"  stored: {stored}", f"  got:    {got}"]
+        lines += [f"cell {d['cell']} ({d['kind']}{at}){stale}:", f"  stored: {stored}", f"  got:    {got}"]
     if result.claims:
         lines.append("claims:")
         lines += [f"  {p}" for p in result.claims]
     return lines
+
+
+def report(results: dict[tuple[str, str], CheckResult], variants: Sequence[str],
+           papers: Sequence[str], stream) -> list[CheckResult]:
+    """Print OK or the differences per variant and notebook; return the differing runs."""
+    width = max(len(p) for p in papers)
+    differing = []
+    for v in variants:
+        print(f"\n== {v}", file=stream)
+        for paper in papers:
+            res = results[(v, paper)]
+            if not res.differs:
+                print(f"  {paper:{width}s}  OK", file=stream)
+                continue
+            differing.append(res)
+            what = "FAILED" if not res.ok else ", ".join(
+                part for part in (f"{len(res.cells)} cell(s) differ" if res.cells else "",
+                                  "claims differ" if res.claims else "") if part)
+            print(f"  {paper:{width}s}  {what}", file=stream)
+            for line in describe(res):
+                print(f"      {line}", file=stream)
+    return differing
 
 
 def golden_check(papers: Sequence[str] | None = None, variants: Sequence[str] | None = None,
@@ -269,22 +309,14 @@ def golden_check(papers: Sequence[str] | None = None, variants: Sequence[str] | 
                     bar.update(1)
         bar.close()
 
-    width = max(len(nb.stem) for nb in nbs)
-    differing = []
-    for v in variants:
-        print(f"\n== {v}", file=stream)
-        for nb in nbs:
-            res = results[(v, nb.stem)]
-            if not res.differs:
-                print(f"  {nb.stem:{width}s}  OK", file=stream)
-                continue
-            differing.append(res)
-            what = "FAILED" if not res.ok else ", ".join(
-                part for part in (f"{len(res.cells)} cell(s) differ" if res.cells else "",
-                                  "claims differ" if res.claims else "") if part)
-            print(f"  {nb.stem:{width}s}  {what}", file=stream)
-            for line in describe(res):
-                print(f"      {line}", file=stream)
+    if "baseline" in variants:
+        sanitizers = stability.load_sanitizers(sanitize_file)
+        for (v, paper), res in results.items():
+            base = results[("baseline", paper)]
+            if v != "baseline" and res.ok and base.ok:
+                base_nb, nb = (json.loads((out_root / w / f"{paper}.ipynb").read_text()) for w in ("baseline", v))
+                res.vs_baseline = [d["cell"] for d in stability.compare_cells(base_nb, nb, sanitizers)]
+    differing = report(results, variants, [nb.stem for nb in nbs], stream)
     no_claims = sorted({r.paper for r in results.values() if not r.stored_claims})
     wall = time.perf_counter() - started
     print("", file=stream)

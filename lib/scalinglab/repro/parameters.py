@@ -98,7 +98,7 @@ def _convert(name: str, kind: str, value: Any) -> Any:
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        if type(value).__name__ == "bool_":  # numpy's bool
+        if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
@@ -272,7 +272,8 @@ def validate(declared: Mapping[str, Parameter], values: Mapping[str, Any],
     out: dict[str, Any] = {}
     for name, value in values.items():
         if name not in declared:
-            raise ParameterError(f"{prefix}unknown parameter {name!r}; declared: {', '.join(declared) or 'none'}")
+            raise ParameterError(f"{prefix}unknown parameter {name!r}; "
+                                 f"declared: {', '.join(declared) or 'none'}")
         try:
             out[name] = declared[name].check(value)
         except ParameterError as exc:

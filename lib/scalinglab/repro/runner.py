@@ -53,12 +53,14 @@ from scalinglab.repro.provenance import library_hash, now_iso
 # Environment every notebook kernel starts with. One BLAS/OpenMP thread at the ci
 # profile so stored outputs are bit-stable; no progress bars in captured output.
 CI_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-}
+    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+}  # OpenBLAS falls back to OMP_NUM_THREADS; OPENBLAS_* variables are the machine's own
 # OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads made training 10x slower on a busy machine.
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "SCALINGLAB_PROGRESS": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-              "OMP_WAIT_POLICY": "PASSIVE"}
+              "OMP_WAIT_POLICY": "PASSIVE",
+              # the backend ipykernel chooses when none is set: figures stored inline even
+              # from a shell that sets MPLBACKEND=Agg
+              "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 MAX_KERNEL_RETRIES = 2
 # Parameters the runner injects into every notebook; each notebook must declare them.
 # out_dir is the run's scratch folder, so users set the others with the runner's options.
@@ -570,8 +572,8 @@ def check_device(device: str, executor: str = "local") -> None:
     """An explicit device must exist on this machine, except cuda with a cluster
     executor (the sweep's runs execute on nodes whose GPUs this machine need not have)."""
     check_choice("device", device, DEVICES)
-    if not (device == "cuda" and executor != "local"):
-        resolve_device(device)
+    if device in ("cuda", "mps") and not (device == "cuda" and executor != "local"):
+        resolve_device(device)  # auto and cpu always resolve (without importing torch)
 
 
 def _selected_papers(papers: Sequence[str] | None) -> list[str] | None:
@@ -629,9 +631,13 @@ def reproduce(papers: Sequence[str] | None = None, profile: str | None = None,
         raise ParameterError(f"no notebooks to run in {paths.display_path(folder)}")
     user = dict(params or {})
     reserved = [name for name in user if name in RUNNER_PARAMETERS]
+    if "out_dir" in reserved:
+        raise ParameterError("out_dir is set by the runner (outputs go to build/<profile>/); "
+                             "it cannot be given as a notebook parameter")
     if reserved:
-        raise ParameterError(f"{reserved[0]} is set by the runner: use its own option "
-                             f"(--{reserved[0].replace('_', '-')}), not a notebook parameter")
+        name = reserved[0]
+        raise ParameterError(f"{name} is a runner option: give it as --{name} (or "
+                             f"{name.upper()}= to make), not as a notebook parameter")
     staging_rel = f"build/.staging/{profile}"
     prepared: list[tuple[Path, dict[str, Any]]] = []
     for nb in nbs:
@@ -696,13 +702,16 @@ def reproduce(papers: Sequence[str] | None = None, profile: str | None = None,
                     outcome.error = f"could not publish the outputs: {exc}"
                 if outcome.status == "failed":
                     good = _last_good(output_dir, job.paper, root)
-                    outcome.last_good = _last_good_entry(good) if good else {}
+                    if good is not None:
+                        outcome.last_good = _last_good_entry(good)
+                        outcome.title, outcome.citation = good.title, good.citation
                 outcomes[job.paper] = outcome
                 bar.set_postfix_str(f"{job.paper}: {outcome.status}")
                 bar.update(1)
         bar.close()
-        with contextlib.suppress(OSError):
-            staging.rmdir()  # empty once every run was published or kept
+        with contextlib.suppress(OSError):  # empty once every run was published or kept
+            staging.rmdir()
+            staging.parent.rmdir()
 
     ordered = [outcomes[nb.stem] for nb, _ in prepared]
     for o in ordered:
@@ -721,7 +730,9 @@ def reproduce(papers: Sequence[str] | None = None, profile: str | None = None,
         good = _last_good(output_dir, nb.stem, root)
         failure = _recorded_failure(output_dir, nb.stem)
         if failure is not None:
-            failure.last_good = _last_good_entry(good) if good else {}
+            if good is not None:
+                failure.last_good = _last_good_entry(good)
+                failure.title, failure.citation = good.title, good.citation
             everything.append(failure)
         elif good is not None:
             everything.append(good)
@@ -837,6 +848,7 @@ def golden(papers: Sequence[str] | None = None, root: Path | None = None,
     stream = stream or sys.stdout
     root = Path(root) if root else paths.project_root()
     nbs = discover(papers, notebooks or root / "notebooks")
+    from scalinglab.repro.nbfiles import write_notebook
     from scalinglab.repro.stability import CHECK_ENV, EXPORT_ENV, store_claims
     # A golden run replaces the stored claims, so it is not compared with them.
     env = {**KERNEL_ENV, **CI_THREAD_ENV, "SCALINGLAB_ROOT": str(root), CHECK_ENV: "0"}
@@ -851,7 +863,8 @@ def golden(papers: Sequence[str] | None = None, root: Path | None = None,
             if ok:
                 data = strip_run_metadata(json.loads(out.read_text()))
                 store_claims(data, Path(tmp) / "claims" / f"{nb.stem}.json")
-                nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+                # in the form a JupyterLab save writes: opening and saving leaves no diff
+                write_notebook(nb, data)
         wall = time.perf_counter() - started
         if ok:
             print(f"golden {nb.stem}: stored outputs refreshed ({wall:.1f} s)", file=stream)

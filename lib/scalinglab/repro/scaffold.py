@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 
 from scalinglab.repro import paths
+from scalinglab.repro.nbfiles import KERNELSPEC, write_notebook
 from scalinglab.repro.notebook import PAPER_ID
 from scalinglab.repro.profiles import ParameterError
 
@@ -52,7 +53,7 @@ def scaffold_notebook(paper: str, title: str, citation: str = "") -> nbformat.No
              '          note="not implemented yet")\nrun.finish()'),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 
@@ -86,7 +87,7 @@ def new_paper(paper: str, title: str, citation: str = "", execute: bool = True,
     if path.exists():
         raise ParameterError(f"notebooks/{path.name} exists already")
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(scaffold_notebook(paper, title, citation), str(path))
+    write_notebook(path, scaffold_notebook(paper, title, citation))  # as JupyterLab saves it
     added = add_catalogue_entry(paper, title, root / "data" / "papers.yaml")
     print(f"wrote notebooks/{path.name}" + (" and its entry in data/papers.yaml" if added else ""))
     if execute:

@@ -140,7 +140,8 @@ def compare_claims(stored: Mapping[str, Mapping[str, Any]], computed: Mapping[st
                    rel: float = REL_TOL, digits: int = STORED_DIGITS) -> list[str]:
     """The differences between two claims records (:func:`claims_record`), one sentence
     each; empty when they agree. ``rel`` and ``digits``: see :data:`REL_TOL`."""
-    problems = []
+    problems: list[str] = []
+    moved = False  # a value beyond the tolerance: say what the tolerance is
     for cid in stored:
         if cid not in computed:
             problems.append(f"claim {cid} is stored but this run did not make it")
@@ -153,6 +154,7 @@ def compare_claims(stored: Mapping[str, Mapping[str, Any]], computed: Mapping[st
             if s.get(key) != c.get(key):
                 problems.append(f"claim {cid}: {key} {s.get(key)!r} stored, {c.get(key)!r} now")
         if not values_close(s.get("ours"), c.get("ours"), rel, digits):
+            moved = True
             problems.append(f"claim {cid}: ours {_fmt(s.get('ours'))} stored, {_fmt(c.get('ours'))} "
                             f"now{_moved(s.get('ours'), c.get('ours'))}")
         s_iv, c_iv = s.get("ours_interval"), c.get("ours_interval")
@@ -161,10 +163,12 @@ def compare_claims(stored: Mapping[str, Mapping[str, Any]], computed: Mapping[st
         elif s_iv is not None:
             for end, a, b in zip(("low", "high"), s_iv, c_iv):
                 if not values_close(a, b, rel, digits):
+                    moved = True
                     problems.append(f"claim {cid}: ours_interval {end} end {_fmt(a)} stored, "
                                     f"{_fmt(b)} now{_moved(a, b)}")
-    if problems:
-        problems.append(f"(allowed: rounding to {digits} significant digits plus {rel:g} relative)")
+    if moved:
+        problems.append(f"(a value may move by the rounding to {digits} significant digits "
+                        f"plus {rel:g} relative)")
     return problems
 
 

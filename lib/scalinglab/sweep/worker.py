@@ -19,7 +19,11 @@ from typing import Any, Callable
 
 from scalinglab.sweep.cache import build_record, write_atomic, canonical_json
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# Read by libraries that start their thread pools later in the process. OpenBLAS falls
+# back to OMP_NUM_THREADS; its own OPENBLAS_* variables are the machine's to set, and the
+# pools already running are limited through threadpoolctl instead.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_thread_limits = None  # kept alive: the limit holds while the object does
 
 
 @dataclass
@@ -55,8 +59,14 @@ class Outcome:
 def limit_threads(threads: int) -> None:
     """Give a run ``threads`` CPU threads in a worker process, so parallel runs do not
     oversubscribe the cores and every backend does its arithmetic alike."""
+    global _thread_limits
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+        _thread_limits = threadpool_limits(threads)
+    except Exception:  # noqa: BLE001 - threadpoolctl missing: the variables above still apply
+        pass
     torch = sys.modules.get("torch")
     if torch is not None:
         try:

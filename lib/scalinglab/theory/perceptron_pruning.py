@@ -18,7 +18,9 @@ The largest margin kappa with F >= 0 for some (R, rho) is the max-margin solutio
 form, g(a, s) = E_t[(a - s t)_+^2] = (a^2 + s^2) Phi(a/s) + a s phi(a/s), with
 dg/da = 2 (a Phi + s phi) and dg/ds = 2 s Phi. Without pruning this gives
 alpha_c = 2 at R = kappa = 0 (Gardner's capacity) and eps ~ 0.50/alpha at large alpha.
-The student's test error is eps = arccos(R) / pi.
+The student's test error is eps = arccos(R) / pi. The maximum of kappa(R, rho) is found by a
+safeguarded Newton ascent in angles (:func:`_maximise_kappa`); ``PruningTheory.converged``
+says whether it met its tolerance, and ``message`` how it ended.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ class PruningTheory:
     margin: float         # kappa, the max margin of the unit student
     converged: bool
     # the last Newton step's move of the student over its angle to the teacher (converged:
-    # below 1e-9, and the step was then taken), and the solver's account of how it ended
+    # below 1e-8, and that step was then taken), and the solver's account of how it ended
     residual: float = math.nan
     message: str = ""
 
@@ -182,8 +184,10 @@ def _kappa_at(R: float, rho: float, alpha: float, q: _Quadrature, start: float =
     kappa, width = float(start), 0.5
     F, dk = _F_and_dkappa(R, rho, S, kappa, alpha, q)
     while F > 0:  # move right of the root first
-        kappa += min(-F / dk, width) if dk < 0 else width
-        width *= 2
+        moved = kappa + (min(-F / dk, width) if dk < 0 else width)
+        if moved == kappa:  # the root, to rounding
+            return kappa
+        kappa, width = moved, 2 * width
         F, dk = _F_and_dkappa(R, rho, S, kappa, alpha, q)
     for _ in range(200):
         step = F / dk
@@ -194,23 +198,27 @@ def _kappa_at(R: float, rho: float, alpha: float, q: _Quadrature, start: float =
     return kappa
 
 
-def _student(logphi: float, psi: float) -> tuple[float, float, float]:
-    """(R, rho, S) of the unit student at angle phi = exp(logphi) from the teacher, turned
-    by psi about it (psi = pi/2: no probe overlap)."""
-    phi = math.exp(logphi)
-    return math.cos(phi), math.sin(phi) * math.cos(psi), (math.sin(phi) * math.sin(psi)) ** 2
+def _student(logphi: float, t: float) -> tuple[float, float, float]:
+    """(R, rho, S) of the unit student at angle phi = exp(logphi) from the teacher, turned by
+    psi = 2 arctan(exp(t)) about it: rho = sin(phi) cos(psi), sqrt(S) = sin(phi) sin(psi),
+    with cos(psi) = -tanh(t) and sin(psi) = 1 / cosh(t). t = 0 (psi = pi/2) is rho = 0, and
+    the rim of the unit disc (S = 0, psi = 0 or pi) lies at t = -inf or +inf."""
+    sp = math.sin(math.exp(logphi))
+    return math.cos(math.exp(logphi)), -sp * math.tanh(t), (sp / math.cosh(t)) ** 2
 
 
-def _kappa_derivatives(logphi: float, psi: float, kappa: float, alpha: float,
-                       q: _Quadrature) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian of kappa(log phi, psi) at a point where F = 0.
+def _kappa_derivatives(logphi: float, t: float, kappa: float, alpha: float,
+                       q: _Quadrature) -> tuple[np.ndarray, np.ndarray, float]:
+    """Gradient and Hessian of kappa in (log phi, t) at a point where F = 0, and the norm of
+    its gradient on the unit sphere of students (kappa per radian the student turns).
 
     The derivatives of F in (phi, psi, kappa) come from those of g (g_aa = 2 Phi,
     g_as = 2 phi, g_ss = 2 Phi - 2 c phi, c = a / s) through a = kappa - R u' - rho w' and
     s = sin(phi) sin(psi), both smooth in the angles; kappa's follow by implicit
     differentiation of F(phi, psi, kappa(phi, psi)) = 0."""
     phi = math.exp(logphi)
-    cp, sp, cs, ss = math.cos(phi), math.sin(phi), math.cos(psi), math.sin(psi)
+    cp, sp = math.cos(phi), math.sin(phi)
+    cs, ss = -math.tanh(t), 1.0 / math.cosh(t)           # cos(psi), sin(psi)
     R, rho, s = cp, sp * cs, sp * ss
     au, aw, w = q.au, q.aw, q.weight
     a = kappa - R * au - rho * aw
@@ -245,25 +253,34 @@ def _kappa_derivatives(logphi: float, psi: float, kappa: float, alpha: float,
     dF = 2 * s * sv - alpha * dG
     d2F = 2 * (np.outer(sv, sv) + s * s2) - alpha * d2G
     Fk = dF[2]
-    k1 = -dF[:2] / Fk
+    k1 = -dF[:2] / Fk                                     # d kappa / d(phi, psi)
     k2 = -(d2F[:2, :2] + np.outer(d2F[:2, 2], k1) + np.outer(k1, d2F[:2, 2])
            + d2F[2, 2] * np.outer(k1, k1)) / Fk
-    # to (log phi, psi)
-    grad = np.array([phi * k1[0], k1[1]])
-    hess = np.array([[phi * phi * k2[0, 0] + phi * k1[0], phi * k2[0, 1]],
-                     [phi * k2[0, 1], k2[1, 1]]])
-    return grad, hess
+    # to (log phi, t): dphi/dlogphi = phi, dpsi/dt = sin(psi), d2psi/dt2 = sin(psi) cos(psi)
+    grad = np.array([phi * k1[0], ss * k1[1]])
+    hess = np.array([[phi * phi * k2[0, 0] + phi * k1[0], phi * ss * k2[0, 1]],
+                     [phi * ss * k2[0, 1], ss * ss * k2[1, 1] + ss * cs * k1[1]]])
+    return grad, hess, math.hypot(k1[0], k1[1] / sp)
 
 
-_RTOL = 1e-9        # converged: the last Newton step moves the student by < _RTOL * phi
+# Convergence: a Newton step (negative definite Hessian) that moves the student by less than
+# _RTOL times its angle phi to the teacher, at a point where kappa's gradient on the sphere
+# is below _GTOL (a small step alone could also mean a huge curvature, next to the rim).
+# Rounding leaves Newton steps below ~1e-12 and gradients below ~1e-13 at the solutions
+# (alpha_prune 0.25-64, keep fractions down to 1e-3, probe angles 0 and 10 degrees): the
+# tolerances sit orders of magnitude above that noise, so the last bits cannot decide them,
+# and the step that meets _RTOL is still taken, so the result is far more accurate.
+_RTOL = 1e-8
+_GTOL = 1e-6
 _MAX_ITER = 100
 _LOGPHI_MIN = math.log(1e-12)   # student at most this close to the teacher (error ~ 3e-13)
+_MAX_MOVE = 1.0                 # largest step in log phi and in t (factors of e)
 
 
 @dataclass(frozen=True)
 class _Ascent:
     logphi: float
-    psi: float
+    t: float
     kappa: float
     converged: bool
     step: float
@@ -271,39 +288,37 @@ class _Ascent:
     message: str
 
 
-def _step_size(d: np.ndarray, logphi: float) -> float:
-    """How far a step (d log phi, d psi) moves the unit student, relative to its angle phi
-    to the teacher: sqrt(dphi^2 + sin(phi)^2 dpsi^2) / phi to first order."""
+def _step_size(d: np.ndarray, x: np.ndarray) -> float:
+    """How far a step (d log phi, d t) moves the unit student, relative to its angle phi to
+    the teacher: sqrt(dphi^2 + sin(phi)^2 dpsi^2) / phi, to first order."""
     if len(d) == 1:
         return abs(float(d[0]))
-    phi = math.exp(logphi)
-    return math.hypot(d[0], math.sin(phi) / phi * d[1])
+    phi = math.exp(x[0])
+    return math.hypot(d[0], math.sin(phi) / phi / math.cosh(x[1]) * d[1])
 
 
-def _maximise_kappa(alpha: float, q: _Quadrature, logphi: float, psi: float, kappa: float,
+def _maximise_kappa(alpha: float, q: _Quadrature, logphi: float, t: float, kappa: float,
                     free_psi: bool) -> _Ascent:
-    """Newton ascent of the margin kappa in (log phi, psi) (psi held at pi/2 unless
+    """Newton ascent of the margin kappa in (log phi, t) (t held at 0, rho = 0, unless
     ``free_psi``).
 
-    kappa(R, rho) is concave, and the angles map (0, pi) x (0, pi) one to one onto the open
-    unit disc, so any stationary point in the angles is the global maximum. In one
-    dimension, kappa is unimodal in phi: the sign of its derivative keeps a bracket, and a
-    Newton step that leaves the bracket (or meets positive curvature) is replaced by
-    bisection. In two, a Newton step with a negative definite Hessian (else the ascent
-    direction of the Hessian with its eigenvalues made negative) is cut back until the
-    margin increases. The iteration stops when a Newton step (negative definite Hessian)
-    moves the student by less than _RTOL times its angle to the teacher; that step is still
-    taken, so the result is far more accurate than the tolerance. The test compares a step
-    with the size of the solution, not a gradient with an absolute bound, so rounding
-    noise (orders of magnitude smaller) cannot decide it."""
+    kappa(R, rho) is concave on the unit disc, so its only stationary point inside is the
+    maximum; the coordinates map the open disc (less R = 1) one to one, with the teacher and
+    the rim S = 0 at infinite distance. In one dimension kappa is unimodal in phi: the sign
+    of its derivative keeps a bracket, and a Newton step that leaves the bracket (or meets
+    positive curvature) is replaced by bisection. In two, the Newton step (or, where the
+    Hessian is not negative definite, the ascent direction of the Hessian with its
+    eigenvalues made negative) is capped at _MAX_MOVE and cut back until kappa increases;
+    the caps keep the iterates from jumping next to the rim, where kappa's derivatives blow
+    up (no kept example near the margin)."""
     dims = 2 if free_psi else 1
     lo, hi = _LOGPHI_MIN, math.log(math.pi if free_psi else math.pi / 2)
-    x = np.array([logphi, psi])
+    x = np.array([logphi, t])
     R, rho, S = _student(*x)
     kappa = _kappa_at(R, rho, alpha, q, start=kappa, S=S)
-    step = math.inf
+    step, gnorm = math.inf, math.inf
     for it in range(1, _MAX_ITER + 1):
-        grad, hess = _kappa_derivatives(x[0], x[1], kappa, alpha, q)
+        grad, hess, gnorm = _kappa_derivatives(x[0], x[1], kappa, alpha, q)
         g, H = grad[:dims], hess[:dims, :dims]
         lam, V = np.linalg.eigh(H)
         newton = bool(lam[-1] < 0)
@@ -311,52 +326,56 @@ def _maximise_kappa(alpha: float, q: _Quadrature, logphi: float, psi: float, kap
             d = V @ ((V.T @ g) / -lam)
         else:
             d = V @ ((V.T @ g) / np.maximum(np.abs(lam), 1e-8 * max(1.0, np.abs(lam).max())))
-        step = _step_size(d, x[0])
-        if newton and step <= _RTOL:
+        step = _step_size(d, x)
+        if newton and step <= _RTOL and gnorm <= _GTOL:
             x[:dims] += d
             R, rho, S = _student(*x)
             kappa = _kappa_at(R, rho, alpha, q, start=kappa + float(g @ d), S=S)
             return _Ascent(x[0], x[1], kappa, True, step, it,
-                           f"converged: Newton step {step:.2g} of the angle to the teacher "
-                           f"after {it} iterations")
+                           f"converged after {it} iterations: last Newton step {step:.2g} of "
+                           f"the angle to the teacher, gradient {gnorm:.2g}")
         if dims == 1:
             if g[0] > 0:
                 lo = x[0]
             else:
                 hi = x[0]
+            if hi - lo <= _RTOL:
+                break
             trial = x[0] + d[0]
             if not (newton and lo < trial < hi):
                 trial = 0.5 * (lo + hi)
-            if hi - lo <= _RTOL:
-                break
             x[0] = trial
             R, rho, S = _student(*x)
             kappa = _kappa_at(R, rho, alpha, q, start=kappa, S=S)
             continue
-        # two dimensions: backtrack on an ascent step that stays inside the angle domain
-        scale = max(1.0, abs(d[0]) / 2, abs(d[1]) / 1)
-        d = d / scale            # at most a factor e^2 in phi and a radian in psi per step
+        d = d / max(1.0, np.abs(d).max() / _MAX_MOVE)
         slope = float(g @ d)
-        t, accepted = 1.0, False
-        while t > 1e-12:
-            trial = x + t * d
-            if trial[0] < math.log(math.pi) and 0.0 < trial[1] < math.pi:
+        u, accepted = 1.0, False
+        while u > 1e-12:
+            trial = x + u * d
+            if trial[0] < math.log(math.pi):
                 R, rho, S = _student(*trial)
                 if S > 0:
-                    k_trial = _kappa_at(R, rho, alpha, q, start=kappa + t * slope, S=S)
+                    k_trial = _kappa_at(R, rho, alpha, q, start=kappa + u * slope, S=S)
                     # Armijo, with an allowance for rounding in kappa near the top
-                    if k_trial >= kappa + 1e-4 * t * slope - 4e-16 * max(1.0, abs(kappa)):
+                    if k_trial >= kappa + 1e-4 * u * slope - 4e-16 * max(1.0, abs(kappa)):
                         accepted = True
                         break
-            t *= 0.5
+            u *= 0.5
         if not accepted:
             return _Ascent(x[0], x[1], kappa, False, step, it,
                            f"not converged: no ascent along the search direction after {it} "
-                           f"iterations (last step {step:.2g} of the angle to the teacher)")
+                           f"iterations (last step {step:.2g} of the angle to the teacher, "
+                           f"gradient {gnorm:.2g})")
         x, kappa = trial, k_trial
+    where = ""
+    if dims == 1 and hi - lo <= _RTOL:
+        where = ", the bracket closed on a bound"
+    elif dims == 2 and 1.0 / math.cosh(x[1]) < 1e-4:
+        where = ", heading for the rim S = 0 (student in the teacher-probe plane)"
     return _Ascent(x[0], x[1], kappa, False, step, it,
                    f"not converged after {it} iterations (last step {step:.2g} of the angle "
-                   f"to the teacher{', at a bound' if dims == 1 else ''})")
+                   f"to the teacher, gradient {gnorm:.2g}{where})")
 
 
 def _check(alpha_prune: float, keep_fraction: float, keep: str, probe_angle: float) -> None:
@@ -379,21 +398,22 @@ def pruned_max_margin_theory(alpha_prune: float, keep_fraction: float = 1.0, kee
     _check(alpha_prune, keep_fraction, keep, probe_angle)
     alpha = float(alpha_prune)
     # Angles keep the student on the unit sphere and resolve small errors: R = cos(phi),
-    # rho = sin(phi) cos(psi), sqrt(S) = sin(phi) sin(psi), and the error is phi / pi.
-    # With a perfect probe (or no pruning) rho = 0 by symmetry: maximise kappa(phi) in 1-D.
+    # rho = sin(phi) cos(psi), sqrt(S) = sin(phi) sin(psi), and the error is phi / pi
+    # (see _student). With a perfect probe (or no pruning) rho = 0 by symmetry: maximise
+    # kappa(phi) in 1-D, from about the unpruned error 0.5 / alpha.
     q0 = _quadrature(keep_fraction, keep, 0.0)
     start = math.log(math.pi * min(0.25, 0.5 / alpha))
-    sol = _maximise_kappa(alpha, q0, start, math.pi / 2, 0.0, free_psi=False)
+    sol = _maximise_kappa(alpha, q0, start, 0.0, 0.0, free_psi=False)
     if probe_angle > 0.0 and keep_fraction < 1.0:
         # the perfect probe's solution starts the 2-D ascent
         q = _quadrature(keep_fraction, keep, probe_angle)
-        sol = _maximise_kappa(alpha, q, sol.logphi, math.pi / 2, sol.kappa, free_psi=True)
+        sol = _maximise_kappa(alpha, q, sol.logphi, 0.0, sol.kappa, free_psi=True)
     if not sol.converged:
         warnings.warn(f"pruned_max_margin_theory(alpha_prune={alpha:g}, keep_fraction="
                       f"{keep_fraction:g}, keep={keep!r}, probe_angle={probe_angle:g}): "
                       f"{sol.message}", ConvergenceWarning, stacklevel=2)
     phi = math.exp(sol.logphi)
-    R, rho = math.cos(phi), math.sin(phi) * math.cos(sol.psi)
+    R, rho, _ = _student(sol.logphi, sol.t)
     return PruningTheory(alpha_prune=alpha, keep_fraction=float(keep_fraction), keep=keep,
                          probe_angle=float(probe_angle), error=phi / math.pi, overlap=R,
                          probe_overlap=rho, margin=sol.kappa, converged=sol.converged,
