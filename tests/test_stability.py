@@ -227,6 +227,7 @@ def test_the_fit_targets_and_initial_weights_are_perturbed(monkeypatch):
     model = torch.nn.Linear(8, 8)
     before = [p.detach().clone() for p in model.parameters()]
     monkeypatch.delenv("SCALINGLAB_PERTURB", raising=False)
+    monkeypatch.delenv("SCALINGLAB_PERTURB_WEIGHTS", raising=False)
     assert np.array_equal(prepare(PowerLaw(), {"x": x}, y)[1], y)
     perturb_weights(model, "t")
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
@@ -234,6 +235,9 @@ def test_the_fit_targets_and_initial_weights_are_perturbed(monkeypatch):
     monkeypatch.setenv("SCALINGLAB_PERTURB", "1e-9")
     y_p = prepare(PowerLaw(), {"x": x}, y)[1]
     assert not np.array_equal(y_p, y) and np.allclose(y_p, y, rtol=1e-8)
+    perturb_weights(model, "t")  # the fit targets' switch leaves weights alone
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+    monkeypatch.setenv("SCALINGLAB_PERTURB_WEIGHTS", "1e-9")
     torch.manual_seed(3)
     rng_state = torch.get_rng_state()
     perturb_weights(model, "t")
@@ -244,10 +248,12 @@ def test_the_fit_targets_and_initial_weights_are_perturbed(monkeypatch):
 
 def test_perturbed_runs_get_a_cache_of_their_own(monkeypatch, tmp_path):
     monkeypatch.setenv("SCALINGLAB_CACHE", str(tmp_path))
-    monkeypatch.delenv("SCALINGLAB_PERTURB", raising=False)
+    monkeypatch.delenv("SCALINGLAB_PERTURB_WEIGHTS", raising=False)
     assert paths.cache_dir() == tmp_path
-    monkeypatch.setenv("SCALINGLAB_PERTURB", "1e-9")
-    assert paths.cache_dir() == tmp_path / "perturbed-1e-09"
+    monkeypatch.setenv("SCALINGLAB_PERTURB", "1e-9")  # fit targets only: runs unchanged
+    assert paths.cache_dir() == tmp_path
+    monkeypatch.setenv("SCALINGLAB_PERTURB_WEIGHTS", "1e-9")
+    assert paths.cache_dir() == tmp_path / "perturbed-weights-1e-09"
 
 
 def test_ci_threads_and_the_native_thread_limit(monkeypatch):

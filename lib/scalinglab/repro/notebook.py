@@ -88,6 +88,15 @@ def configure_torch(profile: str, device: str) -> None:
         # Denormal floats made a 4.7M-parameter GPT 30x slower on a 2-core machine.
         torch.set_flush_denormal(True)
     if profile == "ci":
+        # torch picks its vector kernels by CPU (AVX-512 on one machine, AVX2 on the next),
+        # and another vector width sums in another order; a short training run amplifies
+        # that difference into the third digit of its loss. One width for every x86-64 CPU.
+        os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+        capability = torch.backends.cpu.get_cpu_capability()  # fixed from here on
+        if os.environ["ATEN_CPU_CAPABILITY"] == "avx2" and capability == "AVX512":
+            import warnings
+            warnings.warn("torch chose its CPU kernels before scalinglab.start(); restart the kernel "
+                          "to get the ci profile's stored numbers", stacklevel=3)
         # One thread and deterministic kernels: the stored outputs must be identical on
         # every machine, and the reduction order of a matmul depends on the thread count.
         torch.set_num_threads(ci_threads())

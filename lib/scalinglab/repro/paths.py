@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scalinglab.repro.perturb import perturbation
+from scalinglab.repro.perturb import WEIGHTS_ENV, perturbation
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -27,11 +27,11 @@ def build_dir() -> Path:
 
 def cache_dir() -> Path:
     """The run cache shared by every notebook and profile (overridable for tests).
-    Runs made under a stability check's perturbation (``SCALINGLAB_PERTURB``) get a
-    cache of their own, so they never stand in for real runs."""
+    Runs made with perturbed initial weights (``SCALINGLAB_PERTURB_WEIGHTS``, a
+    stability check) get a cache of their own, so they never stand in for real runs."""
     root = Path(os.environ.get("SCALINGLAB_CACHE", build_dir() / "cache"))
-    eps = perturbation()
-    return root / f"perturbed-{eps:g}" if eps else root
+    eps = perturbation(WEIGHTS_ENV)
+    return root / f"perturbed-weights-{eps:g}" if eps else root
 
 
 def resolve(path: str | os.PathLike) -> Path:

@@ -1,7 +1,8 @@
 """A deliberate, tiny floating-point perturbation, for stability checks only.
 
 ``SCALINGLAB_PERTURB=eps`` (e.g. ``1e-9``) multiplies the targets given to the fit
-engine and the initial weights of trained models by ``(1 + eps * z)``, with ``z``
+engine, and ``SCALINGLAB_PERTURB_WEIGHTS=eps`` the initial weights of trained models,
+by ``(1 + eps * z)``, with ``z``
 standard normal from a private generator seeded from a tag. It stands in for what
 another BLAS kernel, CPU or thread count does to the last bits of a computation: a
 printed number that moves under it is not determined to the digits shown.
@@ -18,20 +19,27 @@ import math
 import os
 
 ENV = "SCALINGLAB_PERTURB"
+# Initial weights have their own switch: a short training run is chaotic in its last
+# digits (a 1e-7 change of the initial weights moves a ci run's loss in the third
+# decimal), so the ci profile pins the arithmetic instead (one thread, deterministic
+# algorithms, one vector width: :func:`scalinglab.repro.notebook.configure_torch`), and
+# this perturbation only shows how far training-derived digits would move without it.
+WEIGHTS_ENV = "SCALINGLAB_PERTURB_WEIGHTS"
 MAX_EPS = 1e-3  # a perturbation of the last bits, not of the data
 
 
-def perturbation() -> float:
-    """The relative perturbation ``eps`` from ``SCALINGLAB_PERTURB`` (0.0 when unset)."""
-    raw = os.environ.get(ENV, "").strip()
+def perturbation(env: str = ENV) -> float:
+    """The relative perturbation ``eps`` from ``SCALINGLAB_PERTURB`` (or another
+    variable, ``env``), 0.0 when unset."""
+    raw = os.environ.get(env, "").strip()
     if not raw:
         return 0.0
     try:
         eps = float(raw)
     except ValueError:
-        raise ValueError(f"{ENV}={raw!r} must be a small number such as 1e-9") from None
+        raise ValueError(f"{env}={raw!r} must be a small number such as 1e-9") from None
     if not (math.isfinite(eps) and 0.0 <= eps <= MAX_EPS):
-        raise ValueError(f"{ENV}={raw!r} must be between 0 and {MAX_EPS:g}")
+        raise ValueError(f"{env}={raw!r} must be between 0 and {MAX_EPS:g}")
     return eps
 
 
