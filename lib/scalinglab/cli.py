@@ -19,9 +19,8 @@ from typing import Any
 
 from scalinglab.repro.profiles import BUDGET_S, EXECUTORS, PROFILES, ParameterError
 
-# Exit status after a closed pipe (`scalinglab fit ... | head -1`): 128 + SIGPIPE, as a
-# process killed by the signal would report.
-EXIT_BROKEN_PIPE = 141
+# a closed pipe (`scalinglab ... | head -1`) ends every command quietly, with status 141
+from scalinglab.fit.cli import EXIT_BROKEN_PIPE, exit_quietly_on_closed_pipe
 
 
 def _papers(value: str | None) -> list[str] | None:
@@ -124,18 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         exit_quietly_on_closed_pipe()
         return EXIT_BROKEN_PIPE
-
-
-def exit_quietly_on_closed_pipe() -> None:
-    """Point stdout at /dev/null so that Python's flush at exit finds no closed pipe
-    (and prints no second BrokenPipeError)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # stdout is not a real file (captured by a test)
-        pass
-    finally:
-        os.close(devnull)
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -184,7 +184,8 @@ def fit_law(law: "str | Law", data: Any, y: Any = "loss", *, loss: str = "huber"
     params = law.to_public(full)
     result = FitResult(law=law, params=params, objective=float(out["objective"]),
                        converged=bool(out["converged"]), at_bound=engine.at_bounds(law, theta),
-                       settings=settings, n_points=int(y_arr.size), level=level)
+                       settings=settings, n_points=int(y_arr.size), level=level,
+                       at_optimum=engine.stationary(problem, theta))
     r = problem.residuals(theta[None, :])[0]
     logr = r if space == "log" else np.log(result.predict(X)) - np.log(y_arr)
     result.stats = {"rmsle": float(np.sqrt(np.mean(logr ** 2))),

@@ -113,15 +113,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
         return code
     except BrokenPipeError:
-        # stdout to /dev/null, so Python's own flush at exit finds no closed pipe either
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):  # stdout is not a real file (captured by a test)
-            pass
-        finally:
-            os.close(devnull)
-        return 141  # 128 + SIGPIPE, as a process killed by the signal reports
+        exit_quietly_on_closed_pipe()
+        return EXIT_BROKEN_PIPE
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a process killed by the signal reports
+
+
+def exit_quietly_on_closed_pipe() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit finds no closed pipe
+    (and prints no second BrokenPipeError)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (captured by a test)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

@@ -49,6 +49,10 @@ class FitResult:
     n_points: int = 0
     stats: dict[str, float] = field(default_factory=dict)
     bound_share: dict[str, float] = field(default_factory=dict)
+    # Whether the returned point passes the engine's first-order test of an optimum
+    # (``engine.stationary``), whatever the optimiser's own flag says: an optimiser that
+    # stops early on its default tolerances reports success at a point that is not one.
+    at_optimum: bool | None = None
 
     # -- identification --------------------------------------------------------------
     @property
@@ -194,6 +198,7 @@ class FitResult:
             "n_points": self.n_points,
             "stats": self.stats,
             "bound_share": self.bound_share,
+            "at_optimum": self.at_optimum,
             "sample_names": list(self.sample_names),
             "samples": self.samples.tolist() if (include_samples and self.samples is not None) else None,
         }
@@ -216,6 +221,7 @@ class FitResult:
             n_points=int(d.get("n_points", 0)),
             stats={k: float(v) for k, v in d.get("stats", {}).items()},
             bound_share={k: float(v) for k, v in d.get("bound_share", {}).items()},
+            at_optimum=d.get("at_optimum"),
             sample_names=tuple(d.get("sample_names", ())),
             samples=None if samples is None else np.asarray(samples, dtype=float),
         )
