@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--executor", default=os.environ.get("EXECUTOR") or "local",
                      help="|".join(EXECUTORS) + ": where notebooks run their sweeps")
     rep.add_argument("--workers", default=os.environ.get("WORKERS") or None,
-                     help="sweep workers per notebook (default 1)")
+                     help="sweep workers per notebook (default 1 at ci, else the cores per notebook)")
     rep.add_argument("--device", default=os.environ.get("DEVICE") or "auto",
                      help="auto|cpu|cuda|mps")
     rep.add_argument("--param", action="append", metavar="NAME=VALUE",
@@ -139,7 +139,7 @@ def _main(argv: list[str] | None = None) -> int:
             workers = _int_option("workers", args.workers)
             outcomes = reproduce(_papers(args.papers), profile=args.profile, jobs=jobs,
                                  force=args.force, executor=args.executor,
-                                 workers=1 if workers is None else workers,
+                                 workers=workers,
                                  device=args.device, progress=not args.no_progress,
                                  params=_notebook_params(os.environ.get("PARAMS"), args.param))
             return 1 if any(o.status == "failed" for o in outcomes) else 0
