@@ -20,7 +20,7 @@ from typing import Any
 from scalinglab.repro.profiles import BUDGET_S, EXECUTORS, PROFILES, ParameterError
 
 # a closed pipe (`scalinglab ... | head -1`) ends every command quietly, with status 141
-from scalinglab.fit.cli import EXIT_BROKEN_PIPE, exit_quietly_on_closed_pipe
+from scalinglab.fit.cli import quiet_on_closed_pipe
 
 
 def _papers(value: str | None) -> list[str] | None:
@@ -116,13 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; a closed stdout (``| head``) ends it quietly."""
-    try:
-        code = _main(argv)
-        sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
-        return code
-    except BrokenPipeError:
-        exit_quietly_on_closed_pipe()
-        return EXIT_BROKEN_PIPE
+    return quiet_on_closed_pipe(_main, argv)
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -108,16 +108,21 @@ def _starts(value: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit and print; a closed stdout (``| head``) ends it quietly with status 141."""
+    return quiet_on_closed_pipe(_main, argv)
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a process killed by the signal reports
+
+
+def quiet_on_closed_pipe(command, argv) -> int:
+    """``command(argv)``, ended quietly with EXIT_BROKEN_PIPE when stdout is closed early."""
     try:
-        code = _main(argv)
+        code = command(argv)
         sys.stdout.flush()  # a closed pipe shows up here rather than at interpreter exit
         return code
     except BrokenPipeError:
         exit_quietly_on_closed_pipe()
         return EXIT_BROKEN_PIPE
-
-
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a process killed by the signal reports
 
 
 def exit_quietly_on_closed_pipe() -> None:
