@@ -115,20 +115,25 @@ def cache_root(root: Path | None = None) -> Path:
     return paths.build_dir() / "data"
 
 
-def local_copy(rf: RemoteFile, root: Path | None = None) -> Path | None:
-    """The local file that :func:`fetch` reads for ``rf`` (in the mirror, the download
-    cache, or its transcription) when it is present, neither checked nor downloaded;
-    None when there is none yet."""
+def read_path(rf: RemoteFile, root: Path | None = None) -> Path | None:
+    """Where :func:`fetch` reads ``rf``: in the mirror when one is set, else its committed
+    transcription (a file without a public URL), else the download cache; None when
+    there is no such place."""
     mirror = mirror_root(root)
     if mirror is not None:
-        path = mirror / rf.relative
-    elif not rf.url and rf.transcription:
-        path = (Path(root) if root else paths.project_root()) / rf.transcription
-    elif rf.url:
-        path = cache_root(root) / rf.relative
-    else:
-        return None
-    return path if path.is_file() else None
+        return mirror / rf.relative
+    if not rf.url and rf.transcription:
+        return (Path(root) if root else paths.project_root()) / rf.transcription
+    if rf.url:
+        return cache_root(root) / rf.relative
+    return None
+
+
+def local_copy(rf: RemoteFile, root: Path | None = None) -> Path | None:
+    """The local file that :func:`fetch` reads for ``rf`` when it is present, neither
+    checked nor downloaded; None when there is none yet."""
+    path = read_path(rf, root)
+    return path if path is not None and path.is_file() else None
 
 
 def sha256_of(path: Path) -> str:
@@ -178,9 +183,8 @@ def _download(rf: RemoteFile, target: Path) -> None:
 def fetch(name: str) -> Path:
     """A verified local copy of the pinned file ``name``."""
     rf = entry(name)
-    mirror = mirror_root()
-    if mirror is not None:
-        path = mirror / rf.relative
+    path = read_path(rf)
+    if mirror_root() is not None:
         if not path.exists():
             raise PublishedDataError(f"{name}: not in the mirror {MIRROR_ENV}={os.environ[MIRROR_ENV]} "
                                      f"(looked for {rf.relative}, the layout is "
@@ -192,7 +196,6 @@ def fetch(name: str) -> Path:
         raise PublishedDataError(f"{name} has no public URL (a table transcribed from "
                                  f"{rf.source_url or rf.repo}); set {MIRROR_ENV} to a mirror that holds "
                                  f"{rf.relative}")
-    path = cache_root() / rf.relative
     if not path.exists():
         _download(rf, path)
     return verify(rf, path)

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 from scalinglab.repro.nbfiles import format_problems
+from scalinglab.repro.parameters import DeclarationError, parse_declarations
 
 REQUIRED_PARAMETERS = ("profile", "device", "seed", "executor", "workers", "out_dir")
 # Folders of a machine that must never appear in stored outputs.
 MACHINE_PATH = re.compile(r"(/root/|/work/|/tmp/|/home/[a-z]|/Users/[A-Za-z]|[A-Z]:\\\\Users)")
-ANNOTATED = re.compile(r"^(\w+)\s*:\s*[\w\[\], |]+\s*=\s*.+?\s+#\s*\S", re.M)
 
 
 def _source(cell) -> str:
@@ -35,9 +35,16 @@ def check_notebook(path: str | Path) -> list[str]:
     if len(tagged) != 1:
         problems.append(f"needs exactly one cell tagged 'parameters' (found {len(tagged)})")
     else:
-        annotated = set(ANNOTATED.findall(_source(tagged[0])))
+        # the declarations the runner and sl.start read (a name with a help text or spec)
+        try:
+            declared = parse_declarations(_source(tagged[0]))
+        except DeclarationError as exc:
+            problems.append(str(exc))
+            declared = None
+        annotated = {name for name, p in (declared or {}).items()
+                     if p.help or p.choices is not None or p.lower is not None or p.upper is not None}
         missing = [p for p in REQUIRED_PARAMETERS if p not in annotated]
-        if missing:
+        if missing and declared is not None:
             problems.append("parameters cell lacks annotated (name: type = value  # help) "
                             f"entries for {', '.join(missing)}")
     if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":

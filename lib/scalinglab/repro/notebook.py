@@ -24,7 +24,7 @@ from scalinglab.repro import paths, stability
 from scalinglab.repro.claims import Claim, Criterion, Scorecard
 from scalinglab.repro.plotting import save_figure, use_style
 from scalinglab.repro.profiles import (
-    EXECUTORS, PROFILES, ParameterError, check_choice, check_int, pick, resolve_device,
+    EXECUTORS, PROFILES, ParameterError, check_choice, check_int, env_number, pick, resolve_device,
 )
 from scalinglab.repro.provenance import now_iso, stable_provenance
 
@@ -48,16 +48,7 @@ THREADS_ENV = "SCALINGLAB_THREADS"
 def ci_threads() -> int:
     """Threads at the ci profile: 1. ``SCALINGLAB_THREADS=n`` overrides it for
     perturbation checks only (``scalinglab golden-check``); stored outputs are made at 1."""
-    raw = os.environ.get(THREADS_ENV, "").strip()
-    if not raw:
-        return 1
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ParameterError(f"{THREADS_ENV}={raw!r} must be a positive integer") from None
-    if n < 1:
-        raise ParameterError(f"{THREADS_ENV}={raw!r} must be a positive integer")
-    return n
+    return env_number(THREADS_ENV, int, default=1, minimum=1)
 
 
 def limit_native_threads(n: int):

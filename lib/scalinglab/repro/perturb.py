@@ -9,14 +9,14 @@ printed number that moves under it is not determined to the digits shown.
 ``scalinglab golden-check`` sets it; nothing else should.
 
 This module sits in the base layer (like ``paths`` and ``profiles``): the fitters and
-the trainer import it, so it imports nothing of scalinglab. Unset or 0 costs one
+the trainer import it, so it imports only the base module ``profiles``. Unset or 0 costs one
 environment lookup and returns the input unchanged.
 """
 from __future__ import annotations
 
 import hashlib
-import math
-import os
+
+from scalinglab.repro.profiles import env_number
 
 ENV = "SCALINGLAB_PERTURB"
 # Initial weights have their own switch: a short training run is chaotic in its last
@@ -31,16 +31,7 @@ MAX_EPS = 1e-3  # a perturbation of the last bits, not of the data
 def perturbation(env: str = ENV) -> float:
     """The relative perturbation ``eps`` from ``SCALINGLAB_PERTURB`` (or another
     variable, ``env``), 0.0 when unset."""
-    raw = os.environ.get(env, "").strip()
-    if not raw:
-        return 0.0
-    try:
-        eps = float(raw)
-    except ValueError:
-        raise ValueError(f"{env}={raw!r} must be a small number such as 1e-9") from None
-    if not (math.isfinite(eps) and 0.0 <= eps <= MAX_EPS):
-        raise ValueError(f"{env}={raw!r} must be between 0 and {MAX_EPS:g}")
-    return eps
+    return env_number(env, float, default=0.0, minimum=0.0, maximum=MAX_EPS)
 
 
 def seed_from_tag(tag: str) -> int:

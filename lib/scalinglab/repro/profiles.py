@@ -55,6 +55,24 @@ def check_number(name: str, value: Any, minimum: float | None = None,
     return float(value)
 
 
+def env_number(name: str, kind: type = float, default: float = 0.0,
+               minimum: float | None = None, maximum: float | None = None) -> float:
+    """The number an environment variable holds (``default`` when unset or empty), of type
+    ``kind`` (int or float) and within the bounds; ParameterError naming it otherwise."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ParameterError(f"{name}={raw!r} must be {'an integer' if kind is int else 'a number'}") from None
+    if kind is int:
+        return check_int(name, value, minimum=None if minimum is None else int(minimum))
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ParameterError(f"{name}={raw!r} must be a finite number")
+    return check_number(name, value, minimum=minimum, maximum=maximum)
+
+
 def cuda_available() -> bool:
     try:
         import torch

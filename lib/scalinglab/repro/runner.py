@@ -48,7 +48,9 @@ from scalinglab.repro.profiles import (
     BUDGET_S, DEVICES, EXECUTORS, PROFILES, ParameterError, check_choice, check_int,
     default_profile, resolve_device,
 )
+from scalinglab.repro.provenance import file_sha256 as provenance_file_sha256
 from scalinglab.repro.provenance import library_hash, now_iso
+from scalinglab.sweep.cache import write_atomic
 
 # Environment every notebook kernel starts with. One BLAS/OpenMP thread at the ci
 # profile so stored outputs are bit-stable; no progress bars in captured output.
@@ -122,11 +124,7 @@ def file_sha256(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _FILE_HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _FILE_HASHES[key] = h.hexdigest()
+        _FILE_HASHES[key] = provenance_file_sha256(path)
     return _FILE_HASHES[key]
 
 
@@ -141,10 +139,7 @@ def load_file_hashes(store: Path) -> None:
 
 def save_file_hashes(store: Path) -> None:
     with contextlib.suppress(OSError):
-        store.parent.mkdir(parents=True, exist_ok=True)
-        tmp = store.with_name(f"{store.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps([[*k, v] for k, v in sorted(_FILE_HASHES.items())]))
-        os.replace(tmp, store)
+        write_atomic(store, json.dumps([[*k, v] for k, v in sorted(_FILE_HASHES.items())]))
 
 
 def remote_files_hash(root: Path | None = None) -> str:
@@ -283,7 +278,7 @@ def failing_line(traceback: Sequence[str] | str, source: str,
 
 
 def _short_error(ename: str, evalue: str) -> str:
-    evalue = re.sub(r"\x1b\[[0-9;]*m", "", str(evalue)).strip()
+    evalue = _ANSI.sub("", str(evalue)).strip()
     last = evalue.splitlines()[-1] if evalue else ""
     return f"{ename}: {last}" if last else ename
 
@@ -458,13 +453,6 @@ def _failure_path(output_dir: Path, paper: str) -> Path:
     return output_dir / "failed" / f"{paper}.json"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _replace_folder(new: Path, target: Path) -> None:
     """Put folder ``new`` at ``target``: the old folder is renamed aside, the new one
     renamed into place (each an atomic rename), then the old one removed."""
@@ -501,7 +489,7 @@ def publish(job: Job, outcome: Outcome) -> None:
     outcome.notebook = rel(job.output_path)
     claims = job.out_dir / "claims" / f"{job.paper}.json"
     outcome.claims_file = rel(claims) if claims.exists() else ""
-    _write_atomic(_stamp_path(job.output_path.parent, job.paper),
+    write_atomic(_stamp_path(job.output_path.parent, job.paper),
                   json.dumps({"input_hash": job.digest, "outcome": asdict(outcome)}, indent=1))
     _forget_failure(job.output_path.parent, job.paper)
     shutil.rmtree(staged, ignore_errors=True)
@@ -517,7 +505,7 @@ def keep_failure(job: Job, outcome: Outcome) -> None:
         os.replace(job.staged_notebook, job.failed_notebook)
         outcome.notebook = rel(job.failed_notebook)
     shutil.rmtree(job.staged_out_dir, ignore_errors=True)
-    _write_atomic(_failure_path(job.output_path.parent, job.paper),
+    write_atomic(_failure_path(job.output_path.parent, job.paper),
                   json.dumps({"input_hash": job.digest, "outcome": asdict(outcome)}, indent=1))
 
 
@@ -818,8 +806,8 @@ def write_scorecard(outcomes: Sequence[Outcome], profile: str, build: Path) -> d
     card = {"profile": profile, "generated_at": now_iso(), "totals": totals, "papers": papers}
     build.mkdir(parents=True, exist_ok=True)
     text = json.dumps(card, indent=2) + "\n"
-    _write_atomic(build / "scorecard.json", text)  # the latest run, whatever its profile
-    _write_atomic(build / profile / "scorecard.json", text)
+    write_atomic(build / "scorecard.json", text)  # the latest run, whatever its profile
+    write_atomic(build / profile / "scorecard.json", text)
     md = [f"# scalinglab scorecard ({profile} profile)", "",
           f"{totals['claims_reproduced']}/{totals['claims_judged']} judged claims reproduced "
           f"across {totals['papers']} papers "
@@ -843,7 +831,7 @@ def write_scorecard(outcomes: Sequence[Outcome], profile: str, build: Path) -> d
         md.append(f"| {p['paper']} | {p['claims_reproduced']}/{p['claims_judged']} | "
                   f"{p['claims_indicative']} | {p['status']} | {p['wall_time_s']:.1f} | "
                   f"{p['device'] or '—'} |")
-    _write_atomic(build / "scorecard.md", "\n".join(md) + "\n")
+    write_atomic(build / "scorecard.md", "\n".join(md) + "\n")
     return card
 
 
