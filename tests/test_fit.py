@@ -232,6 +232,8 @@ def test_at_bound_is_flagged():
     fit = fit_power_law(x, y, offset=True, verbose=False)
     assert "E" in fit.at_bound
     assert fit.params["alpha"] == pytest.approx(0.2, rel=1e-4)
+    # on a bound of its range the estimate is a limit, so the fit is not converged
+    assert not fit.converged and fit.failure[0].startswith("at bound: E ")
 
 
 def test_power_law_sign_convention_and_loglog_slope():
@@ -432,6 +434,7 @@ def test_an_optimiser_stopped_early_is_not_at_an_optimum():
     starts = Chinchilla().named_grid("chinchilla-4500")[:6]
     early = fit_law("chinchilla", df, "loss", optimizer="scipy", reduction="mean", starts=starts, verbose=False)
     assert early.at_optimum is False
+    assert early.converged is False  # scipy's "success" does not make it converged
     good = fit_law("chinchilla", df, "loss", verbose=False)
     assert good.at_optimum is True and good.converged
     assert type(good).from_json(good.to_json()).at_optimum is True

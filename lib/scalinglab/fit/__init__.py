@@ -20,6 +20,7 @@ from scalinglab.fit.laws import (
 from scalinglab.fit.optimal import (
     Allocation, chinchilla_frontier, compute_optimal, exponent_a, exponent_b,
 )
+from scalinglab.fit.resample import bootstrap_interval
 from scalinglab.fit.result import FitResult
 
 __all__ = [
@@ -29,5 +30,5 @@ __all__ = [
     "compute_optimal", "chinchilla_frontier", "exponent_a", "exponent_b", "Allocation",
     "isoflop_approach2", "envelope_approach1", "isoflop_minimum", "IsoFlopResult",
     "chi2_test", "likelihood_ratio_test", "TestResult",
-    "extrapolation_check", "ExtrapolationResult", "rmsle",
+    "extrapolation_check", "ExtrapolationResult", "rmsle", "bootstrap_interval",
 ]

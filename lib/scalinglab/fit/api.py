@@ -185,11 +185,14 @@ def fit_law(law: "str | Law", data: Any, y: Any = "loss", *, loss: str = "huber"
     result = FitResult(law=law, params=params, objective=float(out["objective"]),
                        converged=bool(out["converged"]), at_bound=engine.at_bounds(law, theta),
                        settings=settings, n_points=int(y_arr.size), level=level,
-                       at_optimum=engine.stationary(problem, theta))
+                       at_optimum=bool(out["stationary"]), failure=list(out["failure"]))
     r = problem.residuals(theta[None, :])[0]
     logr = r if space == "log" else np.log(result.predict(X)) - np.log(y_arr)
     result.stats = {"rmsle": float(np.sqrt(np.mean(logr ** 2))),
-                    "max_abs_log_residual": float(np.max(np.abs(logr)))}
+                    "max_abs_log_residual": float(np.max(np.abs(logr))),
+                    # the Gauss-Newton decrement at the returned point over the objective
+                    # (converged needs <= engine.DECREMENT_RTOL, or a rounding floor)
+                    "gauss_newton_decrement": float(out["decrement"])}
     if bootstrap:
         # other good local optima from the multi-start become extra bootstrap starts, so a
         # resample whose optimum moved to another basin can still find it
@@ -213,6 +216,8 @@ def fit_law(law: "str | Law", data: Any, y: Any = "loss", *, loss: str = "huber"
         result.intervals = percentile_intervals(pub, result.sample_names, level)
         for name in law.fixed:
             result.intervals.pop(name, None)
+        # share of resamples whose refit converged by engine.assess's definition (a
+        # resample that put a parameter on a bound of its range does not)
         result.stats["bootstrap_converged_fraction"] = float(np.mean(ok))
         result.bound_share = bound_share(law, samples_free)
     if verbose:
@@ -220,15 +225,15 @@ def fit_law(law: "str | Law", data: Any, y: Any = "loss", *, loss: str = "huber"
     return result
 
 
-def bound_share(law: Law, samples_free: np.ndarray, rtol: float = 1e-3) -> dict[str, float]:
+def bound_share(law: Law, samples_free: np.ndarray, rtol: float = engine.BOUND_RTOL) -> dict[str, float]:
     """For each free parameter, the share of bootstrap fits (rows, internal coordinates)
-    that ended within ``rtol`` of the width of its box from a bound."""
+    that ended within ``rtol`` of the width of its box from a bound (one the law does
+    not declare a legitimate boundary, see ``Param.boundary``)."""
     samples_free = np.atleast_2d(np.asarray(samples_free, dtype=float))
     if samples_free.size == 0:
         return {}
-    lo, hi = law.bounds()
-    span = hi - lo
-    hit = (samples_free - lo <= rtol * span) | (hi - samples_free <= rtol * span)
+    at_lo, at_hi = engine.bound_hits(law, samples_free, rtol)
+    hit = at_lo | at_hi
     return {name: float(np.mean(hit[:, i])) for i, name in enumerate(law.free)}
 
 

@@ -30,13 +30,26 @@ import numpy as np
 class Param:
     """One parameter: its public name, how the internal coordinate maps to it
     (``"log"``: public = exp(internal), ``"id"``: public = internal), the internal
-    bounds, and the internal values of the default product grid."""
+    bounds, and the internal values of the default product grid.
+
+    ``boundary`` names the ends of the range (``"lo"``, ``"hi"``) that are legitimate
+    boundaries of the model rather than limits of the search box: a fit may end there
+    and still count as converged (an exponent constrained to be >= 0 that the data push
+    to 0, say). An estimate on any other end of the range is a limit the data push
+    against, not a value, and a fit that ends there is not converged. No law in this
+    module declares one: the ends of every range here are limits of the search box."""
 
     name: str
     transform: str  # "log" | "id"
     lo: float
     hi: float
     grid: tuple[float, ...]
+    boundary: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        bad = [b for b in self.boundary if b not in ("lo", "hi")]
+        if bad:
+            raise ValueError(f"parameter {self.name}: boundary must name 'lo' and/or 'hi', got {bad}")
 
     def to_public(self, v):
         return np.exp(v) if self.transform == "log" else v
@@ -112,6 +125,14 @@ class Law:
         hi = np.array([p.hi for p in self.params])[idx]
         return lo, hi
 
+    def legitimate_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each free parameter, whether its lower and its upper bound are declared
+        legitimate boundaries of the model (``Param.boundary``), as two bool arrays."""
+        idx = self.free_index
+        lo = np.array(["lo" in p.boundary for p in self.params], dtype=bool)[idx]
+        hi = np.array(["hi" in p.boundary for p in self.params], dtype=bool)[idx]
+        return lo, hi
+
     def spec(self) -> dict[str, Any]:
         """What ``get_law`` needs to rebuild this law (JSON round-trip)."""
         return {"name": self.name, "fixed": dict(self.fixed), **self._options()}
@@ -160,6 +181,11 @@ class Law:
     def _derived(self, public: dict[str, float]) -> dict[str, float]:
         """Extra named quantities implied by the parameters (e.g. a tied exponent)."""
         return {}
+
+    def derived_from(self, name: str) -> tuple[str, ...]:
+        """The free parameters a derived quantity (``_derived``) depends on; all of them
+        unless a law says otherwise."""
+        return self.free
 
     # -- predictions ----------------------------------------------------------------
     def log_predict(self, theta_full: np.ndarray, X: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -474,6 +500,9 @@ class Chinchilla(Law):
 
     def _derived(self, public):
         return {"beta": public["alpha"]} if self.tied else {}
+
+    def derived_from(self, name):
+        return ("alpha",) if (self.tied and name == "beta") else super().derived_from(name)
 
     def _terms(self, theta, X):
         lN, lD = np.log(X["N"]), np.log(X["D"])

@@ -5,10 +5,11 @@ import html
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from scalinglab.fit import engine
 from scalinglab.fit.laws import Law, get_law
 
 
@@ -23,13 +24,31 @@ class FitResult:
     """Fitted parameters of one law on one data set.
 
     ``params``: name -> value (public units). ``intervals``: name -> (lo, hi), the
-    percentile bootstrap interval at ``level`` (empty without a bootstrap).
-    ``objective``: the minimised objective in the chosen reduction. ``converged``:
-    whether the optimiser stopped on its tolerances. ``at_bound``: free parameters that
-    ended on a bound (their value is a limit, not an estimate). ``settings``: every
-    choice the fit made. ``samples``: bootstrap parameter vectors (rows), columns in
-    ``sample_names`` order. ``bound_share``: for each free parameter, the share of
-    bootstrap resamples whose fit put it on a bound of its range.
+    percentile bootstrap interval at ``level`` (empty without a bootstrap), raw, bound
+    or not; :meth:`interval` gives only the ones that are results. ``objective``: the
+    minimised objective in the chosen reduction. ``settings``: every choice the fit
+    made. ``samples``: bootstrap parameter vectors (rows), columns in ``sample_names``
+    order. ``bound_share``: for each free parameter, the share of bootstrap resamples
+    whose fit put it on a bound of its range.
+
+    ``converged`` is True exactly when the returned point passes the engine's verdict
+    (``engine.assess``, the same for every optimiser): (a) it is stationary by the
+    Gauss-Newton decrement test (``at_optimum``), not merely where the optimiser
+    reported success; (b) no free parameter sits on a bound of its range (within
+    ``engine.BOUND_RTOL`` of the range's width) unless the law declares that end a
+    legitimate boundary (``Param.boundary``): a fit that ran away ends on a bound; (c)
+    the start did not stall away from a stationary point (Levenberg-Marquardt damping
+    above ``engine.LM_DAMPING_CAP``, a failed L-BFGS-B line search). ``failure`` lists
+    why not, e.g. ``["stalled (LM damping 3e12)", "gradient tolerance not met (...)",
+    "at bound: A (log A at the upper end of its range [-10, 80])"]``; it is empty when the fit
+    converged. ``message`` is the same as one line.
+
+    ``at_bound``: free parameters whose *point estimate* ended on a bound of its range
+    (legitimate boundaries included; their value is a limit, not an estimate).
+    ``bound_limited``: parameters (and derived quantities) whose *bootstrap interval*
+    touches a bound of the range, or that are not identified: the interval is set by
+    the range, not by the data. ``interval(name)`` returns None for these, and the
+    summary prints them as "bound-limited" instead of numbers.
 
     A parameter is *not identified* when the data do not pin it down: more than the tail
     share of the interval, (1 - level) / 2, of its resamples sit on a bound of its range,
@@ -52,7 +71,10 @@ class FitResult:
     # Whether the returned point passes the engine's first-order test of an optimum
     # (``engine.stationary``), whatever the optimiser's own flag says: an optimiser that
     # stops early on its default tolerances reports success at a point that is not one.
+    # It is condition (a) of ``converged``; a point on a bound can pass it.
     at_optimum: bool | None = None
+    # Why the fit is not converged (see the class docstring); empty when it is.
+    failure: list[str] = field(default_factory=list)
 
     # -- identification --------------------------------------------------------------
     @property
@@ -68,9 +90,75 @@ class FitResult:
 
     def estimate(self, name: str) -> float | None:
         """The fitted value of ``name``, or None when the data do not identify it."""
-        if name not in self.params:
-            raise KeyError(f"{name!r} is not a parameter of {self.law.name}; it has {', '.join(self.params)}")
+        self._check_name(name)
         return None if name in self.not_identified else self.params[name]
+
+    def _check_name(self, name: str) -> None:
+        if name not in self.params and name not in self.intervals:
+            raise KeyError(f"{name!r} is not a parameter of {self.law.name}; it has {', '.join(self.params)}")
+
+    # -- flags ----------------------------------------------------------------------
+    @property
+    def message(self) -> str:
+        """The verdict in one line: "converged", or "not converged: " and the
+        ``failure`` reasons."""
+        if self.converged:
+            return "converged"
+        return "not converged: " + ("; ".join(self.failure) if self.failure else "reason not recorded")
+
+    @property
+    def status(self) -> str:
+        """The verdict in a word or two, for a table row: "converged", "at bound: <names>"
+        (a free parameter ended on a bound of its range) or "stopped early" (stalled, or
+        the gradient test not met); the reasons in full are in ``failure``."""
+        if self.converged:
+            return "converged"
+        if any(reason.startswith("at bound") for reason in self.failure) and self.at_bound:
+            return "at bound: " + ", ".join(self.at_bound)
+        return "stopped early"
+
+    @property
+    def bound_limited(self) -> list[str]:
+        """Names in ``intervals`` whose interval is set by the range of a parameter,
+        not by the data: a free parameter whose interval has an end within
+        ``engine.BOUND_RTOL`` of the width of its range from a bound of it (in internal
+        coordinates: log of scale constants; ends the law declares legitimate
+        boundaries do not count) or that is not identified, and a derived quantity
+        (``beta`` of a tied fit) that depends on such a parameter. A fit in closed form
+        (``loglog_slope``) searches no bounded range, so nothing there is bound-limited."""
+        if not self.intervals:
+            return []
+        law = self.law
+        limited = set(self.not_identified)
+        if self.settings.get("optimizer") != "ols":
+            ends = np.full((2, len(law.free)), np.nan)
+            for j, name in enumerate(law.free):
+                if name in self.intervals:
+                    p = law.params[law.names.index(name)]
+                    iv = np.asarray(self.intervals[name], dtype=float)
+                    ends[:, j] = np.log(np.maximum(iv, 1e-300)) if p.transform == "log" else iv
+            at_lo, at_hi = engine.bound_hits(law, ends)
+            limited |= {n for n, hit in zip(law.free, np.any(at_lo | at_hi, axis=0)) if hit}
+        out = []
+        for name in self.intervals:
+            if name in law.names:
+                hit = name in limited
+            else:  # a derived quantity
+                hit = any(d in limited for d in law.derived_from(name))
+            if hit:
+                out.append(name)
+        return out
+
+    def interval(self, name: str) -> tuple[float, float] | None:
+        """The bootstrap interval of ``name`` when it is a result: None without a
+        bootstrap, for a fixed parameter, and for a bound-limited interval (see
+        ``bound_limited``), which notebooks must not print as numbers. ``intervals``
+        keeps the raw percentiles."""
+        self._check_name(name)
+        iv = self.intervals.get(name)
+        if iv is None or name in self.bound_limited:
+            return None
+        return (float(iv[0]), float(iv[1]))
 
     # -- use ------------------------------------------------------------------------
     def predict(self, data: Any = None, **columns) -> np.ndarray:
@@ -88,11 +176,18 @@ class FitResult:
             return []
         return [dict(zip(self.sample_names, row)) for row in self.samples]
 
-    def derived(self, fn: Callable[[Mapping[str, float]], float], level: float | None = None
-                ) -> tuple[float, tuple[float, float] | None]:
+    def derived(self, fn: Callable[[Mapping[str, float]], float], level: float | None = None,
+                *, uses: "Sequence[str] | None" = None) -> tuple[float, tuple[float, float] | None]:
         """A derived quantity ``fn(params)`` at the fit and its percentile interval over
-        the bootstrap samples (None without a bootstrap)."""
+        the bootstrap samples (None without a bootstrap). ``uses``: the parameters ``fn``
+        reads; when given, the interval is None if any of them is bound-limited (see
+        ``bound_limited``), as ``interval`` does for a parameter."""
         value = float(fn(self.params))
+        if uses is not None:
+            for name in uses:
+                self._check_name(name)
+            if set(uses) & set(self.bound_limited):
+                return value, None
         if self.samples is None:
             return value, None
         level = self.level if level is None else level
@@ -130,12 +225,31 @@ class FitResult:
         return " · ".join(parts)
 
     def table(self) -> list[dict[str, Any]]:
+        """One row per parameter: value, raw interval ends (lo, hi), and the flags fixed,
+        at_bound (the estimate) and bound_limited (the interval)."""
         rows = []
+        limited = set(self.bound_limited)
         for name, value in self.params.items():
             lo, hi = self.intervals.get(name, (None, None))
             rows.append({"parameter": name, "value": value, "lo": lo, "hi": hi,
-                         "fixed": name in self.law.fixed, "at_bound": name in self.at_bound})
+                         "fixed": name in self.law.fixed, "at_bound": name in self.at_bound,
+                         "bound_limited": name in limited})
         return rows
+
+    def flags(self) -> str:
+        """The status line's flags: "converged" or "NOT converged: <reasons>", then the
+        parameters at a bound that the reasons do not name, and the bound-limited
+        intervals."""
+        if self.converged:
+            status = "converged"
+        else:
+            status = "NOT converged" + (": " + "; ".join(self.failure) if self.failure else "")
+        named = [n for n in self.at_bound if not any(r.startswith(f"at bound: {n} ") for r in self.failure)]
+        out = status + (f" · at bound: {', '.join(named)}" if named else "")
+        limited = self.bound_limited
+        if limited:
+            out += f" · bound-limited intervals: {', '.join(limited)}"
+        return out
 
     def summary(self, digits: int = 4) -> str:
         lines = [self.describe_settings()]
@@ -147,15 +261,16 @@ class FitResult:
                 continue
             txt = f"  {row['parameter']:>10s} = {_sig(row['value'], digits)}"
             if row["lo"] is not None:
-                txt += f"   {pct} [{_sig(row['lo'], digits)}, {_sig(row['hi'], digits)}]"
+                if row["bound_limited"]:
+                    txt += f"   {pct} bound-limited (the interval reaches a bound of the range)"
+                else:
+                    txt += f"   {pct} [{_sig(row['lo'], digits)}, {_sig(row['hi'], digits)}]"
             if row["fixed"]:
                 txt += "   (fixed)"
             if row["at_bound"]:
                 txt += "   (at bound)"
             lines.append(txt)
-        status = "converged" if self.converged else "NOT converged"
-        lines.append(f"  objective {self.settings['reduction']} = {_sig(self.objective, digits)} · {status}"
-                     + (f" · at bound: {', '.join(self.at_bound)}" if self.at_bound else ""))
+        lines.append(f"  objective {self.settings['reduction']} = {_sig(self.objective, digits)} · {self.flags()}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -175,14 +290,17 @@ class FitResult:
                 body.append(f"<tr><td>{html.escape(row['parameter'])}</td><td>not identified</td>"
                             "<td></td><td>resamples run to a bound</td></tr>")
                 continue
-            iv = "" if row["lo"] is None else f"[{_sig(row['lo'])}, {_sig(row['hi'])}]"
+            iv = ("" if row["lo"] is None else "bound-limited" if row["bound_limited"]
+                  else f"[{_sig(row['lo'])}, {_sig(row['hi'])}]")
             flag = "fixed" if row["fixed"] else ("at bound" if row["at_bound"] else "")
             body.append(f"<tr><td>{html.escape(row['parameter'])}</td><td>{_sig(row['value'])}</td>"
                         f"<td>{iv}</td><td>{flag}</td></tr>")
-        status = "converged" if self.converged else "<b>not converged</b>"
+        flags = html.escape(self.flags())
+        if not self.converged:
+            flags = flags.replace("NOT converged", "<b>not converged</b>", 1)
         return (f"<div><p><code>{html.escape(self.describe_settings())}</code></p>"
                 f"<table>{head}{''.join(body)}</table>"
-                f"<p>objective ({self.settings['reduction']}) = {_sig(self.objective)} · {status}</p></div>")
+                f"<p>objective ({self.settings['reduction']}) = {_sig(self.objective)} · {flags}</p></div>")
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self, include_samples: bool = True) -> dict[str, Any]:
@@ -199,6 +317,7 @@ class FitResult:
             "stats": self.stats,
             "bound_share": self.bound_share,
             "at_optimum": self.at_optimum,
+            "failure": list(self.failure),
             "sample_names": list(self.sample_names),
             "samples": self.samples.tolist() if (include_samples and self.samples is not None) else None,
         }
@@ -222,6 +341,7 @@ class FitResult:
             stats={k: float(v) for k, v in d.get("stats", {}).items()},
             bound_share={k: float(v) for k, v in d.get("bound_share", {}).items()},
             at_optimum=d.get("at_optimum"),
+            failure=[str(r) for r in d.get("failure", [])],
             sample_names=tuple(d.get("sample_names", ())),
             samples=None if samples is None else np.asarray(samples, dtype=float),
         )
