@@ -39,7 +39,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
          --nbval-cell-timeout=600 --nbval-kernel-startup-timeout=120
 TEST_JOBS ?= 2
 
-.PHONY: help setup setup-cluster test test-unit test-notebooks reproduce golden golden-check lab site serve site-check \
+.PHONY: help setup setup-cluster test test-unit test-notebooks reproduce record record-check golden golden-check lab site serve site-check \
         bench new-paper clean distclean
 
 help: ## list the targets
@@ -81,6 +81,12 @@ test-notebooks: $(STAMP) ## nbval over notebooks/ at the ci profile
 reproduce: $(STAMP) ## run the notebooks (PAPERS= PROFILE= JOBS= FORCE=1) and write the scorecard
 	$(PY) -m scalinglab.cli reproduce
 
+record: $(STAMP) ## run the notebooks at PROFILE=cpu (gpu on a GPU) and write the committed results of record under results/<profile>/ (PAPERS=)
+	$(PY) -m scalinglab.cli record
+
+record-check: $(STAMP) ## list notebooks whose record is missing or older than their code
+	$(PY) -m scalinglab.cli record --check
+
 golden: $(STAMP) ## re-execute notebooks in place at the ci profile (the outputs nbval checks); run golden-check on them before committing
 	$(PY) -m scalinglab.cli golden
 
@@ -94,14 +100,19 @@ lab: $(STAMP) ## open JupyterLab on notebooks/ (kernels as at the ci profile, no
 	JUPYTER_CONFIG_DIR="$(CURDIR)/lab" JUPYTER_PATH="$(CURDIR)/lab$${JUPYTER_PATH:+:$$JUPYTER_PATH}" \
 	  $(VENV)/bin/jupyter lab notebooks $(LAB_ARGS)
 
-site: $(STAMP) $(MATHJAX) ## build the static site from build/notebooks/<profile> (PROFILE=ci by default)
-	@if [ ! -d build/notebooks/$(or $(PROFILE),ci) ]; then $(PY) -m scalinglab.cli reproduce --profile $(or $(PROFILE),ci); fi
-	$(PY) -m scalinglab.site build --profile $(or $(PROFILE),ci)
+# make site: the pages show the results of record under results/ (the highest recorded
+# profile; PROFILE=cpu|gpu picks one), and the ci run, refreshed first (the runner skips
+# unchanged notebooks), on a smoke-test page of its own. SMOKE=0 skips the ci run.
+SITE_PROFILE = $(filter cpu gpu,$(PROFILE))
+site: $(STAMP) $(MATHJAX) ## build the static site from the record under results/ (PROFILE=cpu|gpu), with the ci run as its smoke test
+	@if [ "$(SMOKE)" != "0" ]; then PAPERS= $(PY) -m scalinglab.cli reproduce --profile ci || \
+	  echo "site: some ci notebooks failed; the smoke-test page shows which"; fi
+	$(PY) -m scalinglab.site build $(if $(SITE_PROFILE),--profile $(SITE_PROFILE))
 
 serve: $(STAMP) ## serve the built site on localhost
 	$(PY) -m scalinglab.site serve
 
-site-check: $(STAMP) ## load every page of the built site in headless chromium (screenshots in build/screenshots)
+site-check: $(STAMP) ## load every page of the built site in headless chromium, 1400 and 390 px wide (screenshots in build/screenshots)
 	$(PY) -m scalinglab.site check
 
 bench: $(STAMP) $(CLUSTER_STAMP) ## speed and accuracy benchmarks (ratios against references run alongside)

@@ -84,9 +84,10 @@ def test_none_and_nan_equal_only_each_other():
 
 def test_claims_record_from_a_claims_file_and_back_from_a_notebook(tmp_path):
     card = Scorecard("test2020_x", "ci")
-    card.add("a", "a value", paper_value=1.0, paper_source="here", ours=1.00049, criterion=within(rel=0.1),
+    card.add("a", "a value", paper_value=1.0, paper_source="here", ours=1.00049, criterion=within(rel=0.1), alternative=(0.0, "zero"), departure="a test",
              ours_interval=(0.95, float("inf")))
-    card.add("b", "no value", paper_value=1.0, paper_source="here", ours=None, criterion=within(rel=0.1))
+    card.add("b", "no value", paper_value=1.0, paper_source="here", ours=None, criterion=within(rel=0.1),
+             alternative=(0.0, "zero"), departure="a test")
     path = card.save(tmp_path)
     nb = {"cells": [], "metadata": {}}
     stability.store_claims(nb, path)

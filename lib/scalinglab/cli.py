@@ -88,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
                           "PARAMS=\"a=1 b=2\"); every selected notebook must declare it")
     rep.add_argument("--no-progress", action="store_true")
 
+    rec = sub.add_parser("record", help="run notebooks at a profile and commit-ready results "
+                         "under results/<profile>/ (the scorecard of record)")
+    rec.add_argument("--papers", default=os.environ.get("PAPERS") or None)
+    rec.add_argument("--profile", default=os.environ.get("PROFILE") or None,
+                     help="cpu|gpu (default: gpu when CUDA is available, else cpu)")
+    rec.add_argument("--jobs", default=os.environ.get("JOBS") or None)
+    rec.add_argument("--workers", default=os.environ.get("WORKERS") or None)
+    rec.add_argument("--force", action="store_true", default=_env_flag("FORCE"))
+    rec.add_argument("--device", default=os.environ.get("DEVICE") or "auto")
+    rec.add_argument("--no-progress", action="store_true")
+    rec.add_argument("--check", action="store_true",
+                     help="only list the notebooks whose record is missing or out of date")
+
     gold = sub.add_parser("golden", help="re-execute notebooks in place at the ci profile")
     gold.add_argument("--papers", default=os.environ.get("PAPERS") or None)
 
@@ -137,6 +150,23 @@ def _main(argv: list[str] | None = None) -> int:
                                  device=args.device, progress=not args.no_progress,
                                  params=_notebook_params(os.environ.get("PARAMS"), args.param))
             return 1 if any(o.status == "failed" for o in outcomes) else 0
+        if args.command == "record":
+            from scalinglab.repro import record as rec
+            if args.check:
+                profile = args.profile or "cpu"
+                stale = rec.stale_papers(profile, papers=_papers(args.papers))
+                for paper, reasons in stale.items():
+                    print(f"{paper}: {'; '.join(reasons)}")
+                if stale:
+                    print(f"refresh with: {rec.refresh_command(stale, profile)}")
+                else:
+                    print(f"the {profile} record is up to date")
+                return 1 if stale else 0
+            failed = rec.record(_papers(args.papers), profile=args.profile,
+                                jobs=_int_option("jobs", args.jobs),
+                                workers=_int_option("workers", args.workers), force=args.force,
+                                device=args.device, progress=not args.no_progress)
+            return 1 if failed else 0
         if args.command == "golden":
             from scalinglab.repro.runner import golden
             return 1 if golden(_papers(args.papers)) else 0
@@ -156,6 +186,11 @@ def _main(argv: list[str] | None = None) -> int:
                 print(f"{p:4s} budget {BUDGET_S[p]:>5d} s per notebook")
             return 0
     except ParameterError as exc:
+        print(f"scalinglab: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # RecordError, a malformed record
+        if type(exc).__name__ != "RecordError":
+            raise
         print(f"scalinglab: {exc}", file=sys.stderr)
         return 2
     return 2

@@ -1,11 +1,12 @@
 """Reproduction machinery: profiles, claims and scorecards, provenance, plot style,
 the notebook session object and the papermill runner."""
 from scalinglab.repro.claims import (
-    Claim, Criterion, Scorecard, contains_paper, greater_than, in_range, less_than, within,
+    Alternative, Claim, Criterion, Scorecard, agrees, contains_paper, greater_than, in_range,
+    less_than, matches, within,
 )
 from scalinglab.repro.profiles import PROFILES, ParameterError, profile_rank, resolve_device
 
 __all__ = [
-    "Claim", "Criterion", "Scorecard", "contains_paper", "greater_than", "in_range",
+    "Alternative", "Claim", "Criterion", "Scorecard", "agrees", "matches", "contains_paper", "greater_than", "in_range",
     "less_than", "within", "PROFILES", "ParameterError", "profile_rank", "resolve_device",
 ]

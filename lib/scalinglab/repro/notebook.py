@@ -26,7 +26,7 @@ from scalinglab.repro.plotting import save_figure, use_style
 from scalinglab.repro.profiles import (
     EXECUTORS, PROFILES, ParameterError, check_choice, check_int, env_number, pick, resolve_device,
 )
-from scalinglab.repro.provenance import now_iso, stable_provenance
+from scalinglab.repro.provenance import library_files_used, now_iso, stable_provenance
 
 PAPER_ID = re.compile(r"^[a-z]+[0-9]{4}_[a-z0-9_]+$")
 
@@ -161,11 +161,13 @@ class PaperRun:
               ours_interval: Sequence[float] | None = None,
               paper_interval: Sequence[float] | None = None, min_profile: str = "ci",
               kind: str = "rerun", unit: str = "", note: str = "",
-              tags: Sequence[str] = ()) -> Claim:
+              tags: Sequence[str] = (), alternative: Any = None, departure: str = "") -> Claim:
+        """Add a claim to this paper's scorecard (see :meth:`Scorecard.add`)."""
         return self.scorecard.add(
             id, statement, paper_value=paper_value, paper_source=paper_source, ours=ours,
             criterion=criterion, ours_interval=ours_interval, paper_interval=paper_interval,
-            min_profile=min_profile, kind=kind, unit=unit, note=note, tags=tags)
+            min_profile=min_profile, kind=kind, unit=unit, note=note, tags=tags,
+            alternative=alternative, departure=departure)
 
     def provenance(self) -> dict[str, Any]:
         return stable_provenance(device=self.device, seed=self.seed, profile=self.profile)
@@ -186,6 +188,8 @@ class PaperRun:
             "paper": self.paper, "profile": self.profile, "device": self.device,
             "started_at": self.started_at, "finished_at": now_iso(),
             "wall_time_s": round(wall, 2), "figures": self.figures, "provenance": prov,
+            # what a record of this run depends on (scalinglab.repro.record)
+            "library_files": library_files_used(),
         }, indent=2, sort_keys=True) + "\n")
         if os.environ.get(stability.EXPORT_ENV):
             # a copy for the tool that started this kernel (make golden, golden-check)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from scalinglab.repro.paths import PACKAGE_DIR, project_root
 
@@ -113,5 +113,26 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def library_files_used(modules: Iterable[Any] | None = None) -> dict[str, str]:
+    """sha256 of every scalinglab source file among ``modules`` (default: the modules
+    this process has loaded), keyed by its path relative to the package: what a result
+    of record depends on (scalinglab.repro.record)."""
+    mods = list(sys.modules.values()) if modules is None else list(modules)
+    out: dict[str, str] = {}
+    for mod in mods:
+        name = getattr(mod, "__name__", "") or ""
+        file = getattr(mod, "__file__", None)
+        if not (name == "scalinglab" or name.startswith("scalinglab.")) or not file:
+            continue
+        path = Path(file)
+        try:
+            rel = path.resolve().relative_to(PACKAGE_DIR.resolve())
+        except ValueError:
+            continue  # an installed copy elsewhere: not this checkout's code
+        if path.suffix == ".py" and path.exists():
+            out[rel.as_posix()] = file_sha256(path)
+    return dict(sorted(out.items()))
+
+
 __all__ = ["git_state", "package_versions", "library_hash", "stable_provenance", "now_iso",
-           "file_sha256", "device_name", "thread_count", "Path"]
+           "file_sha256", "device_name", "thread_count", "library_files_used", "Path"]

@@ -33,7 +33,7 @@ def scaffold_notebook(paper: str, title: str, citation: str = "") -> nbformat.No
            "notebook checks, and what our setup changes (data, scale, tokenizer)."),
         params,
         code("import scalinglab as sl\n"
-             "from scalinglab.repro import within, contains_paper, in_range, greater_than, less_than\n\n"
+             "from scalinglab.repro import agrees, matches, within, contains_paper, greater_than, less_than\n\n"
              f"run = sl.start({paper!r}, profile=profile, device=device, seed=seed,\n"
              "               executor=executor, workers=workers, out_dir=out_dir,\n"
              f"               title={title!r}, citation={citation!r})\n"
@@ -45,11 +45,15 @@ def scaffold_notebook(paper: str, title: str, citation: str = "") -> nbformat.No
            "published data through the registry (`scalinglab.data.published`)."),
         md("## Fit\n\nFit with `scalinglab.fit`; every fit prints its choices."),
         md("## Figures\n\nSave each figure with `run.savefig(fig, name)`."),
-        md("## Scorecard\n\nOne `run.claim(...)` per claim of the paper. A claim without a "
-           "computed value is shown as not reproduced."),
+        md("## Scorecard\n\nOne `run.claim(...)` per claim of the paper, decided before our "
+           "value is seen. A counted claim (refit, rerun, theory) names its alternative, the "
+           "outcome that would mean not reproduced, and follows the tolerance rule of the "
+           "claims methods page; a check (bookkeeping, an identity) is never counted. A claim "
+           "without a computed value is shown as not reproduced."),
         code('run.claim("first_claim", "State the paper\'s first claim here",\n'
              '          paper_value=None, paper_source="paper, Table/Figure/Equation",\n'
-             "          ours=None, criterion=within(rel=0.1), min_profile=\"cpu\",\n"
+             "          ours=None, criterion=matches(), kind=\"rerun\", min_profile=\"cpu\",\n"
+             '          alternative=(0.0, "the outcome that would mean not reproduced"),\n'
              '          note="not implemented yet")\nrun.finish()'),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
@@ -68,7 +72,7 @@ def add_catalogue_entry(paper: str, title: str, catalogue: Path) -> bool:
     quoted = title.replace('"', '\\"')
     entry = (f"- id: {paper}\n  title: \"{quoted}\"\n  year: {year.group(0) if year else 'null'}\n"
              f"  arxiv: null\n  category: A2\n  topic: other\n  notebook: {notebook}\n"
-             f"  status: in progress\n  reason: scaffolded, claims not yet implemented\n"
+             f"  reason: scaffolded, claims not yet implemented\n"
              f"  source: added\n")
     # follow the file's own indentation of list items under `papers:`
     first_item = re.search(r"^( *)- ", text, re.M)
