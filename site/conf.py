@@ -1,8 +1,9 @@
 """Sphinx configuration of the scalinglab site.
 
 ``python -m scalinglab.site build`` copies this folder next to the pages it generates
-(home, catalogue, one page per executed notebook, methods) and runs Sphinx on the
-result. Notebooks are never executed here: they come executed from ``make reproduce``.
+(home, smoke test, catalogue, one page per executed notebook, methods) and runs Sphinx
+on the result. Notebooks are never executed here: they come executed from ``make
+record`` (results/<profile>/) and, for the smoke test, ``make reproduce PROFILE=ci``.
 Everything a page loads (MathJax, fonts, scripts, styles) is served by the site itself.
 """
 import os
@@ -30,7 +31,9 @@ html_theme = "sphinx_book_theme"
 html_static_path = ["_static"]
 html_extra_path = ["_extra"]
 html_css_files = ["scalinglab.css"]
-html_js_files = ["catalogue.js"]
+html_js_files = ["catalogue.js", "scalinglab.js"]
+# the tab icon (browsers that ask for /favicon.ico get _extra/favicon.ico)
+html_favicon = "_static/favicon.svg"
 html_last_updated_fmt = None
 html_show_sourcelink = False
 html_copy_source = False

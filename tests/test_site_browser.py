@@ -1,27 +1,36 @@
 """The built site in headless Chromium: every page loads with no console error and no
-failed or outside request, every image loads, internal links resolve, the home page's
-numbers are the scorecard's and the catalogue filters work. Skips, saying why, where
-chromium, playwright or MathJax is not installed. Screenshots of the pages land in
-build/screenshots/site-test/ for people to look at."""
+failed or outside request, every image loads, internal links resolve, no TeX is left as
+text, the home page's numbers are the record's scorecard's and the smoke-test page's the
+ci run's, the scorecard's share stays in view on a phone, and the catalogue filters
+work. Skips, saying why, where chromium, playwright or MathJax is not installed.
+Screenshots of the pages, 1400 and 390 px wide, land in build/screenshots/site-test/ for
+people to look at."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from scalinglab.site.build import build_site, find_mathjax
+from scalinglab.site.build import find_mathjax
 from scalinglab.site.catalogue import load_catalogue
-from scalinglab.site.fixtures import make_fixture_inputs
+from scalinglab.site.fixtures import fixture_catalogue, shared_fixture_site
 from scalinglab.site.inputs import SiteInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.browser
 
+
+def shared_site_folder(tmp_path_factory) -> Path:
+    """The folder test_site.py builds its site in (one per session, shared by workers)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "fixture-site"
+
 try:
     import playwright.sync_api  # noqa: F401
-    from scalinglab.site.check import check_site, find_chromium
+    from scalinglab.site.check import check_built_site, check_site, find_chromium
     CHROMIUM = find_chromium()
     SKIP = None if CHROMIUM else "no chromium installed (apt-get install -y chromium): browser test skipped"
 except ImportError:
@@ -36,24 +45,27 @@ def site(tmp_path_factory):
         find_mathjax(ROOT)
     except SiteInputError as exc:
         pytest.skip(str(exc))
-    folder = tmp_path_factory.mktemp("browser-site")
-    inputs = make_fixture_inputs(folder / "inputs")
-    catalogue = load_catalogue(ROOT / "data" / "papers.yaml") + inputs["catalogue"]
-    result = build_site(inputs["notebooks_dir"], inputs["scorecard_path"], catalogue, folder / "out",
-                        claims_dir=inputs["claims_dir"])
-    return {"html": result.html_dir, "inputs": inputs, "catalogue": catalogue}
+    # the site test_site.py builds, built once per session whichever module asks first
+    catalogue = load_catalogue(ROOT / "data" / "papers.yaml") + fixture_catalogue()
+    built = shared_fixture_site(shared_site_folder(tmp_path_factory), catalogue)
+    return {"html": built["html"], "inputs": built, "catalogue": catalogue}
 
 
 def test_every_page_works_in_a_browser(site):
     shots = ROOT / "build" / "screenshots" / "site-test"
-    report = check_site(site["html"], scorecard=site["inputs"]["scorecard_path"], screenshots=shots,
-                        chromium=CHROMIUM)
+    # as `python -m scalinglab.site check` does: against the scorecards the site says it shows
+    report = check_built_site(site["html"], results=site["inputs"]["results"],
+                              build=site["inputs"]["build"], screenshots=shots, chromium=CHROMIUM)
     assert not report.problems, "\n".join(report.problems)
+    assert report.scorecards == [site["inputs"]["scorecard_path"],
+                                 site["inputs"]["smoke_run"].scorecard_path]
     html_pages = [p for p in site["html"].rglob("*.html") if not p.relative_to(site["html"]).parts[0].startswith("_")]
     assert len(report.pages) == len(html_pages)
-    assert report.images >= 3  # two notebook figures and the exponent plot
+    assert report.images >= 5  # four notebook figures and the exponent plot
     assert report.links > 100
-    assert (shots / "index.png").stat().st_size > 10_000
+    for width in (1400, 390):
+        assert (shots / f"index-{width}.png").stat().st_size > 10_000
+        assert (shots / f"smoke-{width}.png").is_file()
 
 
 def test_catalogue_filter_shows_exactly_the_selected_rows(site):
@@ -98,16 +110,30 @@ def test_the_check_finds_a_broken_site(site, tmp_path):
     for image in (broken / "_images").glob("*.png"):
         if image.name != "exponents.png":
             image.unlink()
+    catalogue = broken / "catalogue.html"
+    catalogue.write_text(catalogue.read_text(encoding="utf-8").replace(
+        "<code>t5x</code>", "$\\texttt{t5x}$", 1), encoding="utf-8")
+    (broken / "favicon.ico").unlink()
     card = json.loads(site["inputs"]["scorecard_path"].read_text())
     card["papers"][0]["claims_reproduced"] += 1
     card["totals"]["claims_reproduced"] += 1
     wrong = tmp_path / "scorecard.json"
     wrong.write_text(json.dumps(card))
+    # on a phone the scorecard's share column no longer fits and nothing says it scrolls
+    css = broken / "_static" / "scalinglab.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\ntable.sl-scorecard td:first-child "
+                   "{ min-width: 40rem !important; }\n.sl-table-wrap.sl-scrolls { outline: 0; }\n",
+                   encoding="utf-8")
+    js = broken / "_static" / "scalinglab.js"
+    js.write_text("", encoding="utf-8")
     report = check_site(broken, scorecard=wrong, chromium=CHROMIUM, check_filters=False,
-                        pages=["index.html", "papers/fixture2020_power.html"])
+                        pages=["index.html", "catalogue.html", "papers/fixture2020_power.html"])
     problems = "\n".join(report.problems)
     assert "image did not load" in problems
     assert "broken link" in problems and "no-such-page.html" in problems
     assert "undefinedFunction" in problems
     assert "example.org" in problems
     assert "claims_reproduced: page shows" in problems
+    assert "TeX shown as text" in problems and "texttt" in problems
+    assert "favicon.ico: HTTP 404" in problems
+    assert "share column is out of view" in problems

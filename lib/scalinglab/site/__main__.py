@@ -1,7 +1,14 @@
-"""``python -m scalinglab.site build|serve``.
+"""``python -m scalinglab.site build|check|demo|serve``.
 
-    python -m scalinglab.site build [--profile ci] [--out build/site]
+    python -m scalinglab.site build [--profile cpu|gpu] [--out build/site]
+    python -m scalinglab.site check [--dir build/site/html]
+    python -m scalinglab.site demo [--out build/site-demo]
     python -m scalinglab.site serve [--port 8000] [--dir build/site/html]
+
+``build`` shows the results of record under results/ at the highest recorded profile
+(gpu, then cpu; ``--profile`` picks another), and the ci run under build/ (when there is
+one) on a page of its own, labelled as the smoke test. Without a record it shows the ci
+run in its place, saying so; with neither it stops, naming ``make record``.
 """
 from __future__ import annotations
 
@@ -16,58 +23,56 @@ from pathlib import Path
 from scalinglab.repro.paths import build_dir, project_root
 from scalinglab.repro.profiles import PROFILES
 from scalinglab.site.build import SiteBuildError, build_site
-from scalinglab.site.inputs import SiteInputError
+from scalinglab.site.inputs import SiteInputError, resolve_runs
+
+
+def _dirs(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    root = project_root()
+    results = Path(args.results) if args.results else root / "results"
+    build = Path(args.build) if args.build else build_dir()
+    return root, results, build
 
 
 def _build(args: argparse.Namespace) -> int:
-    root = project_root()
-    build = build_dir()
-    notebooks = Path(args.notebooks) if args.notebooks else build / "notebooks" / args.profile
-    # the profile's own scorecard when the runner keeps one, else the latest scorecard
-    per_profile = build / args.profile / "scorecard.json"
-    scorecard = Path(args.scorecard) if args.scorecard else (
-        per_profile if per_profile.exists() else build / "scorecard.json")
-    if not notebooks.is_dir():
-        raise SiteInputError(f"no executed notebooks in {notebooks}: run "
-                             f"`make reproduce PROFILE={args.profile}` first")
-    from scalinglab.site.inputs import read_scorecard
-    card = read_scorecard(scorecard)
-    if card.profile != args.profile:
-        raise SiteInputError(f"{scorecard} holds the {card.profile} profile, not {args.profile}: run "
-                             f"`make reproduce PROFILE={args.profile}` (or build with --profile {card.profile})")
+    root, results, build = _dirs(args)
+    record, smoke = resolve_runs(results, build, profile=args.profile, root=root)
     _ensure_mathjax(root)
-    result = build_site(notebooks, scorecard, root / "data" / "papers.yaml", Path(args.out),
-                        claims_dir=build / args.profile / "claims", docs_dir=root / "docs",
-                        root=root, quiet=not args.verbose)
+    catalogue = Path(args.catalogue) if args.catalogue else root / "data" / "papers.yaml"
+    result = build_site(record, catalogue, Path(args.out), smoke=smoke, docs_dir=root / "docs",
+                        quiet=not args.verbose)
     index = result.html_dir / "index.html"
+    shown = (f"the results of record at the {record.profile} profile ({record.root})" if record
+             else "the ci smoke run only: there are no results of record (run `make record`)")
+    extra = f", with the ci smoke test on its own page" if record and smoke else ""
     print(f"site: {result.pages} pages ({len(result.papers)} papers) built in {result.seconds:.1f} s "
-          f"from the {args.profile} profile -> {index}")
+          f"from {shown}{extra} -> {index}")
     print("serve it with `make serve` (python -m scalinglab.site serve)")
     return 0
 
 
 def _check(args: argparse.Namespace) -> int:
-    from scalinglab.site.check import check_site
-    html_dir = Path(args.dir)
-    if not (html_dir / "index.html").exists():
-        raise SiteInputError(f"no site in {html_dir}: run `make site` first")
-    scorecard = Path(args.scorecard) if Path(args.scorecard).exists() else None
-    report = check_site(html_dir, scorecard=scorecard, screenshots=args.screenshots)
+    from scalinglab.site.check import check_built_site
+    root, results, build = _dirs(args)
+    report = check_built_site(Path(args.dir), results=results, build=build, root=root,
+                              scorecard=Path(args.scorecard) if args.scorecard else None,
+                              screenshots=Path(args.screenshots))
     for problem in report.problems:
         print(problem)
-    print(f"checked {len(report.pages)} pages, {report.images} images, {report.links} internal links: "
-          f"{len(report.problems)} problem(s); screenshots in {args.screenshots}")
+    print(f"checked {len(report.pages)} pages, {report.images} images, {report.links} internal links "
+          f"against {', '.join(str(p) for p in report.scorecards)}: {len(report.problems)} problem(s); "
+          f"screenshots in {args.screenshots}")
     return 1 if report.problems else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from scalinglab.site.fixtures import make_fixture_inputs
+    from scalinglab.site.fixtures import make_fixture_record
     out = Path(args.out)
-    inputs = make_fixture_inputs(out / "inputs")
-    _ensure_mathjax(root)
-    result = build_site(inputs["notebooks_dir"], inputs["scorecard_path"], inputs["catalogue"],
-                        out, claims_dir=inputs["claims_dir"])
+    inputs = make_fixture_record(out / "inputs")
+    _ensure_mathjax(project_root())
+    result = build_site(inputs["record_run"], inputs["catalogue"], out, smoke=inputs["smoke_run"])
     print(f"demo site: {result.pages} pages in {result.seconds:.1f} s -> {result.html_dir / 'index.html'}")
+    print(f"check it with `python -m scalinglab.site check --dir {result.html_dir} "
+          f"--results {inputs['results']} --build {inputs['build']}`")
     return 0
 
 
@@ -101,19 +106,28 @@ def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scalinglab.site",
-                                     description="build or serve the scalinglab static site")
+                                     description="build, check or serve the scalinglab static site")
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build the site from build/notebooks/<profile>")
-    b.add_argument("--profile", default="ci", choices=PROFILES)
+
+    def inputs(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--results", default=None, help="the results of record (default results/)")
+        p.add_argument("--build", default=None, help="where the ci run is (default build/)")
+
+    b = sub.add_parser("build", help="build the site from the record under results/ and the ci run")
+    b.add_argument("--profile", default=None,
+                   choices=[p for p in PROFILES if p != "ci"],
+                   help="the recorded profile to show (default: the highest recorded)")
     b.add_argument("--out", default=str(build_dir() / "site"), help="output folder (HTML in OUT/html)")
-    b.add_argument("--notebooks", default=None, help="executed notebooks (default build/notebooks/<profile>)")
-    b.add_argument("--scorecard", default=None, help="scorecard JSON (default build/scorecard.json)")
+    b.add_argument("--catalogue", default=None, help="the catalogue (default data/papers.yaml)")
+    inputs(b)
     b.add_argument("--verbose", action="store_true", help="show Sphinx's output")
     c = sub.add_parser("check", help="load every page in headless chromium and check it")
     c.add_argument("--dir", default=str(build_dir() / "site" / "html"))
-    c.add_argument("--scorecard", default=str(build_dir() / "scorecard.json"))
+    c.add_argument("--scorecard", default=None,
+                   help="the scorecard the home page must show (default: the one the site was built from)")
+    inputs(c)
     c.add_argument("--screenshots", default=str(build_dir() / "screenshots"))
-    d = sub.add_parser("demo", help="build a demo site from small made-up inputs")
+    d = sub.add_parser("demo", help="build a demo site from a small made-up record and ci run")
     d.add_argument("--out", default=str(build_dir() / "site-demo"))
     s = sub.add_parser("serve", help="serve the built site on localhost")
     s.add_argument("--port", type=int, default=8000)

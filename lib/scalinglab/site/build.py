@@ -1,6 +1,6 @@
-"""Build the static site from executed notebooks, a scorecard and the catalogue.
+"""Build the static site from the results of record, the ci smoke run and the catalogue.
 
-    build_site(notebooks_dir, scorecard_path, catalogue, out_dir)
+    build_site(record_run(results, "cpu"), catalogue, out_dir, smoke=smoke_run(build))
 
 writes a Sphinx source tree under ``out_dir/source`` (the configuration and static files
 of ``site/``, the generated pages, the notebooks) and the HTML under ``out_dir/html``.
@@ -22,11 +22,10 @@ from pathlib import Path
 
 from scalinglab.repro.paths import project_root
 from scalinglab.site import pages as P
-from scalinglab.site.catalogue import Paper, by_id, load_catalogue
+from scalinglab.site.catalogue import Paper, by_id, load_catalogue, with_record
 from scalinglab.site.exponents import draw_exponent_plot, exponent_points
-from scalinglab.site.inputs import (
-    Claims, SiteInputError, read_claims, read_notebooks, read_scorecard,
-)
+from scalinglab.site.inputs import Claims, Run, SiteInputError, read_claims
+from scalinglab.site.mathtext import formula_tex
 
 # What of the MathJax package the pages can load: the TeX-to-HTML bundle and the
 # components it loads on demand (TeX extensions, fonts, menu, accessibility).
@@ -91,15 +90,6 @@ def _remove_stale(source: Path, written: set[Path]) -> None:
             path.rmdir()
 
 
-def _claims_for(paper: str, claims_file: str, root: Path, claims_dir: Path) -> Claims | None:
-    candidates = [root / claims_file] if claims_file else []
-    candidates.append(claims_dir / f"{paper}.json")
-    for path in candidates:
-        if path.is_file():
-            return read_claims(path)
-    return None
-
-
 def _docs_page(path: Path) -> str:
     """A project doc as a methods page: give it an H1 when it has none."""
     text = path.read_text(encoding="utf-8")
@@ -146,30 +136,58 @@ def _laws_table() -> str:
         doc = (cls.__doc__ or "").strip().splitlines()
         source = doc[0].split(":")[0] if doc and "et al." in doc[0] else ""
         cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731
-        rows.append(f"| `{law.name}` (`{name}`) | `{cell(law.formula)}`"
+        try:
+            form = cell(f"${formula_tex(law.formula)}$")
+        except ValueError:  # a form the converter cannot read is shown as written
+            form = f"`{cell(law.formula)}`"
+        rows.append(f"| `{law.name}` (`{name}`) | {form}"
                     f"{f' ({cell(source)})' if source else ''} | "
                     f"{', '.join(f'`{p}`' for p in law.names)} | {', '.join(f'`{c}`' for c in law.inputs)} |")
     return "\n".join(rows) + "\n"
 
 
-def generate_source(notebooks_dir: Path, scorecard_path: Path, catalogue: list[Paper],
-                    source: Path, *, claims_dir: Path | None = None, docs_dir: Path | None = None,
-                    config_dir: Path | None = None, mathjax_dir: Path | None = None,
-                    root: Path | None = None) -> tuple[list[str], int]:
-    """Write the Sphinx source tree; returns (papers with a page, number of pages)."""
-    root = Path(root) if root else scorecard_path.resolve().parent.parent
-    card = read_scorecard(scorecard_path)
-    claims_dir = Path(claims_dir) if claims_dir else scorecard_path.parent / card.profile / "claims"
+def _claims_for(paper: str, claims_file: str, run: Run) -> Claims | None:
+    candidates = [run.root / claims_file] if claims_file else []
+    candidates.append(run.claims_dir / f"{paper}.json")
+    for path in candidates:
+        if path.is_file():
+            return read_claims(path)
+    return None
+
+
+def _machine(entries: dict[str, dict]) -> str:
+    """The machine a record was made on, when every paper was recorded on the same one."""
+    found = {(m.get("cpu") or "", m.get("cores") or 0) for e in entries.values()
+             for m in [e.get("machine") or {}] if m}
+    if len(found) != 1:
+        return ""
+    cpu, cores = found.pop()
+    return ", ".join(v for v in (cpu, f"{cores} cores" if cores else "") if v)
+
+
+def generate_source(record: Run | None, catalogue: list[Paper], source: Path, *,
+                    smoke: Run | None = None, docs_dir: Path | None = None,
+                    config_dir: Path | None = None,
+                    mathjax_dir: Path | None = None) -> tuple[list[str], int]:
+    """Write the Sphinx source tree; returns (papers with a page, number of pages).
+
+    The home page, the paper pages, the exponent plot and the catalogue statuses show
+    ``record``; ``smoke`` (the ci run) gets a page of its own. Without a record the site
+    shows the smoke run in its place, saying so on every page that shows it."""
+    primary = record or smoke
+    if primary is None:
+        raise SiteInputError("no results of record and no ci run: run `make record`")
+    card = primary.scorecard()
     config_dir = Path(config_dir) if config_dir else site_config_dir()
-    notebooks = read_notebooks(notebooks_dir)
-    papers = by_id(catalogue)
+    notebooks = primary.notebooks()
+    entries = primary.record_entries()
     written: set[Path] = set()
     source.mkdir(parents=True, exist_ok=True)
 
     # configuration, styles, scripts, hand-written methods pages
     for name in ("conf.py",):
         _write(source / name, (config_dir / name).read_text(encoding="utf-8"), written)
-    for folder in ("_static", "_templates", "methods"):
+    for folder in ("_static", "_templates", "_extra", "methods"):
         if (config_dir / folder).is_dir():
             _copy_tree(config_dir / folder, source / folder, written, skip=("index.md",))
     mathjax = Path(mathjax_dir) if mathjax_dir else find_mathjax()
@@ -195,26 +213,46 @@ def generate_source(notebooks_dir: Path, scorecard_path: Path, catalogue: list[P
                 .replace("<!-- guide-list -->\n", guide_list))
         _write(source / "methods" / "index.md", text, written)
 
-    # one page per executed notebook
-    page_titles: list[tuple[str, str]] = []
+    # the claims of every paper of the scorecard (with a notebook or not)
     all_claims: dict[str, Claims] = {}
     for nb in notebooks:
         row = card.row(nb.paper)
-        claims = _claims_for(nb.paper, row.claims_file if row else "", root, claims_dir)
+        claims = _claims_for(nb.paper, row.claims_file if row else "", primary)
         if claims:
             all_claims[nb.paper] = claims
+    for row in card.papers:
+        if row.paper not in all_claims:
+            claims = _claims_for(row.paper, row.claims_file, primary)
+            if claims:
+                all_claims[row.paper] = claims
+    would_pass = {paper: c.would_pass for paper, c in all_claims.items()}
+    for row in card.papers:
+        if row.indicative_would_pass is not None:
+            would_pass[row.paper] = row.indicative_would_pass
+
+    # statuses derived from the record (none without one)
+    counts = ({r.paper: (r.claims_judged, r.claims_reproduced) for r in card.papers
+               if r.status != "failed"} if record else {})
+    catalogue = with_record(catalogue, counts)
+    papers = by_id(catalogue)
+    statuses = {p.id: p.status for p in catalogue}
+
+    # one page per executed notebook
+    page_titles: list[tuple[str, str]] = []
+    for nb in notebooks:
+        row = card.row(nb.paper)
         entry = papers.get(nb.paper)
-        rendered = P.paper_notebook(nb, row, claims, entry)
+        rendered = P.paper_notebook(nb, row, all_claims.get(nb.paper), entry,
+                                    record=primary.is_record, status=statuses.get(nb.paper, ""),
+                                    record_entry=entries.get(nb.paper))
         _write(source / "papers" / f"{nb.paper}.ipynb", P.dump_notebook(rendered), written)
-        _write(source / "_extra" / "notebooks" / f"{nb.paper}.ipynb", nb.path.read_bytes(), written)
+        # the download: the notebook as executed, its images inline (a recorded notebook
+        # keeps them in files, which a reader's Jupyter would not find)
+        download = nb.path.read_bytes() if not primary.is_record else P.dump_notebook(nb.notebook)
+        _write(source / "_extra" / "notebooks" / f"{nb.paper}.ipynb", download, written)
         title = nb.title or (entry.title if entry else "") or (row.title if row else "") or nb.paper
         page_titles.append((nb.paper, title))
     pages = {paper for paper, _ in page_titles}
-    for row in card.papers:  # claims of scorecard papers whose notebook is missing
-        if row.paper not in all_claims:
-            claims = _claims_for(row.paper, row.claims_file, root, claims_dir)
-            if claims:
-                all_claims[row.paper] = claims
 
     ordered = [all_claims[r.paper] for r in card.papers if r.paper in all_claims]
     ordered += [c for p, c in sorted(all_claims.items()) if card.row(p) is None]
@@ -224,10 +262,26 @@ def generate_source(notebooks_dir: Path, scorecard_path: Path, catalogue: list[P
         draw_exponent_plot(points, plot)
         written.add(plot.resolve())
 
-    statuses = Counter(p.status for p in catalogue)
-    _write(source / "index.md", P.home_page(card, papers, pages, points, statuses), written)
-    _write(source / "catalogue.md", P.catalogue_page(catalogue, pages), written)
-    _write(source / "papers" / "index.md", P.papers_index(page_titles, card), written)
+    # the smoke test beside a record: a page of its own, its notebooks to download
+    smoke_card = None
+    if record is not None and smoke is not None:
+        smoke_card = smoke.scorecard()
+        downloads = {}
+        for row in smoke_card.papers:
+            path = smoke.notebooks_dir / f"{row.paper}.ipynb"
+            if path.is_file():
+                _copy_file(path, source / "_extra" / "smoke" / "notebooks" / path.name, written)
+                downloads[row.paper] = f"smoke/notebooks/{path.name}"
+        _write(source / "smoke.md", P.smoke_page(smoke_card, papers, downloads, card.profile), written)
+
+    catalogue_counts = Counter(p.status for p in catalogue)
+    _write(source / "index.md", P.home_page(
+        card, papers, pages, points, catalogue_counts, statuses=statuses, would_pass=would_pass,
+        smoke=smoke_card, machine=_machine(entries)), written)
+    _write(source / "catalogue.md", P.catalogue_page(
+        catalogue, pages, card.profile if record else None), written)
+    _write(source / "papers" / "index.md", P.papers_index(
+        page_titles, card, statuses if record else None), written)
     _remove_stale(source, written)
     n_pages = sum(1 for p in source.rglob("*") if p.suffix in (".md", ".ipynb")
                   and "_extra" not in p.parts and "_generated" not in p.parts)
@@ -248,28 +302,25 @@ def run_sphinx(source: Path, html_dir: Path, doctrees: Path, quiet: bool = True)
         print(proc.stdout.rstrip())
 
 
-def build_site(notebooks_dir: str | Path, scorecard_path: str | Path,
-               catalogue: list[Paper] | str | Path, out_dir: str | Path, *,
-               claims_dir: str | Path | None = None, docs_dir: str | Path | None = None,
+def build_site(record: Run | None, catalogue: list[Paper] | str | Path, out_dir: str | Path, *,
+               smoke: Run | None = None, docs_dir: str | Path | None = None,
                config_dir: str | Path | None = None, mathjax_dir: str | Path | None = None,
-               root: str | Path | None = None, quiet: bool = True) -> SiteBuild:
+               quiet: bool = True) -> SiteBuild:
     """Generate the pages and run Sphinx; HTML lands in ``out_dir/html``.
 
-    ``claims_dir`` defaults to ``<scorecard folder>/<profile>/claims`` (where the runner
-    writes them) and ``root`` (what the scorecard's relative paths start from) to the
-    scorecard's grandparent, as for ``build/scorecard.json``."""
+    ``record``: the results of record the site shows (:func:`inputs.record_run`);
+    ``smoke``: the ci run, shown on a page of its own (:func:`inputs.smoke_run`), or in
+    the record's place, labelled as a smoke test, when there is no record."""
     started = time.perf_counter()
     out_dir = Path(out_dir)
     if not isinstance(catalogue, list):
         catalogue = load_catalogue(catalogue)
     source, html_dir = out_dir / "source", out_dir / "html"
     papers, n_pages = generate_source(
-        Path(notebooks_dir), Path(scorecard_path), catalogue, source,
-        claims_dir=Path(claims_dir) if claims_dir else None,
+        record, catalogue, source, smoke=smoke,
         docs_dir=Path(docs_dir) if docs_dir else None,
         config_dir=Path(config_dir) if config_dir else None,
-        mathjax_dir=Path(mathjax_dir) if mathjax_dir else None,
-        root=Path(root) if root else None)
+        mathjax_dir=Path(mathjax_dir) if mathjax_dir else None)
     run_sphinx(source, html_dir, out_dir / "doctrees", quiet=quiet)
     return SiteBuild(html_dir=html_dir, pages=n_pages, papers=papers,
                      seconds=time.perf_counter() - started)

@@ -1,13 +1,23 @@
 """The catalogue: every paper the suite reproduces, plans or has judged out of scope.
 
-``data/papers.yaml`` is the single source; the site's catalogue page, its per-paper
-pages and the catalogue test all read it through :func:`load_catalogue`, which checks
-every entry so a typo fails loudly instead of rendering a blank cell.
+``data/papers.yaml`` is the single source of what is listed; the site's catalogue page,
+its per-paper pages and the catalogue test all read it through :func:`load_catalogue`,
+which checks every entry so a typo fails loudly instead of rendering a blank cell.
+
+A paper's *status* is never typed: it is derived (:func:`derive_status`) from its
+category, whether it has a notebook, and the results of record:
+
+- out of scope: category C;
+- planned: category A or B without a notebook;
+- in progress: a notebook, but no record of it, or a record with no judged claim;
+- reproduced: every judged counted claim of the record reproduced;
+- partly reproduced: some of them;
+- not reproduced: none of them.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -15,7 +25,17 @@ import yaml
 from scalinglab.repro.paths import project_root
 
 CATEGORIES = ("A1", "A2", "A3", "B", "C")
-STATUSES = ("reproduced", "in progress", "planned", "out of scope")
+# in the order the catalogue lists them
+STATUSES = ("reproduced", "partly reproduced", "not reproduced", "in progress", "planned",
+            "out of scope")
+STATUS_MEANING = {
+    "reproduced": "every judged claim of the record reproduced",
+    "partly reproduced": "some judged claims of the record reproduced, not all",
+    "not reproduced": "no judged claim of the record reproduced",
+    "in progress": "a notebook, but no record of it yet, or no claim judged at the recorded profile",
+    "planned": "in scope (category A or B), no notebook yet",
+    "out of scope": "category C",
+}
 SOURCES = ("titles.txt", "added")
 
 CATEGORY_MEANING = {
@@ -42,9 +62,14 @@ class Paper:
     category: str
     topic: str
     notebook: str | None
-    status: str
     reason: str
     source: str = "titles.txt"
+    # derived, never typed: derive_status() with the record, or without one
+    status: str = ""
+
+    def __post_init__(self):
+        if not self.status:
+            object.__setattr__(self, "status", derive_status(self))
 
     @property
     def arxiv_url(self) -> str | None:
@@ -73,7 +98,10 @@ def read_titles(path: str | Path | None = None) -> list[str]:
 def _paper(entry: object, where: str) -> Paper:
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: expected a mapping, got {type(entry).__name__}")
-    fields = set(Paper.__dataclass_fields__)
+    if "status" in entry:
+        raise ValueError(f"{where}: status is derived from the results of record, not typed: "
+                         f"remove the field")
+    fields = set(Paper.__dataclass_fields__) - {"status"}
     required = fields - {"source"}
     missing = sorted(required - set(entry))
     unknown = sorted(set(entry) - fields)
@@ -93,8 +121,6 @@ def _paper(entry: object, where: str) -> Paper:
         raise ValueError(f"{where}: arxiv must look like '2001.08361' or be null, got {paper.arxiv!r}")
     if paper.category not in CATEGORIES:
         raise ValueError(f"{where}: category must be one of {', '.join(CATEGORIES)}, got {paper.category!r}")
-    if paper.status not in STATUSES:
-        raise ValueError(f"{where}: status must be one of {', '.join(STATUSES)}, got {paper.status!r}")
     if paper.source not in SOURCES:
         raise ValueError(f"{where}: source must be one of {', '.join(SOURCES)}, got {paper.source!r}")
     if not isinstance(paper.topic, str) or not paper.topic.strip():
@@ -104,10 +130,8 @@ def _paper(entry: object, where: str) -> Paper:
     if paper.notebook is not None:
         if not (isinstance(paper.notebook, str) and paper.notebook == f"{paper.id}.ipynb"):
             raise ValueError(f"{where}: notebook must be '{paper.id}.ipynb' or null, got {paper.notebook!r}")
-    if paper.status == "reproduced" and paper.notebook is None:
-        raise ValueError(f"{where}: a reproduced paper needs its notebook")
-    if (paper.category == "C") != (paper.status == "out of scope"):
-        raise ValueError(f"{where}: category C and status 'out of scope' go together")
+    if paper.category == "C" and paper.notebook is not None:
+        raise ValueError(f"{where}: a category C (out of scope) paper has no notebook")
     return paper
 
 
@@ -130,3 +154,27 @@ def load_catalogue(path: str | Path | None = None) -> list[Paper]:
 
 def by_id(papers: list[Paper]) -> dict[str, Paper]:
     return {paper.id: paper for paper in papers}
+
+
+def derive_status(paper: Paper, judged: int | None = None, reproduced: int | None = None) -> str:
+    """The paper's status from its category, its notebook and its record: ``judged`` and
+    ``reproduced`` are the record's counts of judged counted claims (None: no record)."""
+    if paper.category == "C":
+        return "out of scope"
+    if paper.notebook is None:
+        return "planned"
+    if not judged:
+        return "in progress"
+    if reproduced == judged:
+        return "reproduced"
+    return "partly reproduced" if reproduced else "not reproduced"
+
+
+def with_record(papers: list[Paper], counts: dict[str, tuple[int, int]]) -> list[Paper]:
+    """The catalogue with each status derived from the record: ``counts`` maps a paper
+    id to (judged, reproduced) counted claims at the recorded profile."""
+    out = []
+    for paper in papers:
+        judged, reproduced = counts.get(paper.id, (None, None))
+        out.append(replace(paper, status=derive_status(paper, judged, reproduced)))
+    return out
