@@ -272,8 +272,10 @@ def home_page(card: Scorecard, papers: dict[str, Paper], pages: set[str],
         "run's provenance.",
         "",
     ]
-    indicative = (f"<span data-total='claims_indicative'>{t['claims_indicative']}</span> more are "
-                  f"indicative (they need a larger profile than <code>{esc(profile)}</code>"
+    n_ind = t['claims_indicative']
+    indicative = (f"<span data-total='claims_indicative'>{n_ind}</span> more "
+                  f"{'is' if n_ind == 1 else 'are'} indicative ({'it needs' if n_ind == 1 else 'they need'} "
+                  f"a larger profile than <code>{esc(profile)}</code>"
                   + (f": {wp} would pass, {t['claims_indicative'] - wp} would fail" if would_pass else "")
                   + ")")
     checks = ""
