@@ -162,10 +162,15 @@ def _main(argv: list[str] | None = None) -> int:
                 else:
                     print(f"the {profile} record is up to date")
                 return 1 if stale else 0
-            failed = rec.record(_papers(args.papers), profile=args.profile,
-                                jobs=_int_option("jobs", args.jobs),
-                                workers=_int_option("workers", args.workers), force=args.force,
-                                device=args.device, progress=not args.no_progress)
+            try:
+                failed = rec.record(_papers(args.papers), profile=args.profile,
+                                    jobs=_int_option("jobs", args.jobs),
+                                    workers=_int_option("workers", args.workers),
+                                    force=args.force, device=args.device,
+                                    progress=not args.no_progress)
+            except rec.RecordError as exc:  # a malformed record on disk
+                print(f"scalinglab: {exc}", file=sys.stderr)
+                return 2
             return 1 if failed else 0
         if args.command == "golden":
             from scalinglab.repro.runner import golden
@@ -186,11 +191,6 @@ def _main(argv: list[str] | None = None) -> int:
                 print(f"{p:4s} budget {BUDGET_S[p]:>5d} s per notebook")
             return 0
     except ParameterError as exc:
-        print(f"scalinglab: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # RecordError, a malformed record
-        if type(exc).__name__ != "RecordError":
-            raise
         print(f"scalinglab: {exc}", file=sys.stderr)
         return 2
     return 2

@@ -35,7 +35,7 @@ from scalinglab.repro.claims import (
 )
 from scalinglab.repro.profiles import PROFILES, ParameterError, check_choice, profile_rank
 from scalinglab.repro.provenance import (
-    device_name, file_sha256, git_state, library_files_used, package_versions,
+    device_name, file_sha256, git_state, package_versions,
 )
 
 RESULTS = "results"
@@ -53,8 +53,13 @@ def results_dir(root: Path | None = None) -> Path:
 
 
 def recorded_profiles(root: Path | None = None) -> list[str]:
-    """Profiles with a record, highest first (gpu, then cpu, then ci)."""
-    base = results_dir(root)
+    """Profiles with a record in the project at ``root``, highest first (gpu, then cpu)."""
+    return profiles_under(results_dir(root))
+
+
+def profiles_under(results: str | os.PathLike) -> list[str]:
+    """Profiles with a record under the folder ``results``, highest first."""
+    base = Path(results)
     found = [p for p in PROFILES if (base / p / RECORD_FILE).is_file()]
     return sorted(found, key=profile_rank, reverse=True)
 

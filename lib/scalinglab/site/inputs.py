@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalinglab.repro.profiles import PROFILES, profile_rank
+from scalinglab.repro.record import RECORD_FILE, profiles_under
 
 
 # papermill marks the banner it puts on top of a failed notebook, and the anchor it puts
@@ -263,7 +263,6 @@ def read_notebooks(folder: str | Path, hint: str = "run `make reproduce` for thi
 
 
 # --------------------------------------------------------------------------- runs
-RECORD_FILE = "record.json"  # as scalinglab.repro.record writes it
 SMOKE_PROFILE = "ci"
 
 
@@ -336,9 +335,7 @@ def smoke_run(build: str | Path, root: str | Path | None = None) -> Run:
 
 def recorded_profiles(results: str | Path) -> list[str]:
     """Profiles with a record under ``results``, highest first (gpu, then cpu)."""
-    base = Path(results)
-    found = [p for p in PROFILES if (base / p / RECORD_FILE).is_file()]
-    return sorted(found, key=profile_rank, reverse=True)
+    return profiles_under(results)
 
 
 def resolve_runs(results: str | Path, build: str | Path, profile: str | None = None,
