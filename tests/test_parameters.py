@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import scalinglab as sl
+from scalinglab.base.profiles import ParameterError
 from scalinglab.repro.parameters import (
     DeclarationError, Parameter, check_paper_namespace, notebook_parameters, parse_assignment,
     parse_declarations, validate,
 )
-from scalinglab.repro.profiles import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from scalinglab.repro.plotting import loglog, save_figure, use_style  # noqa: E402
+from scalinglab.base.plotting import loglog, save_figure, use_style  # noqa: E402
 
 
 def test_figures_are_saved_as_png_and_svg_with_identical_bytes(tmp_path):

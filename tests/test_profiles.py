@@ -1,8 +1,8 @@
 import pytest
 
 import scalinglab as sl
-from scalinglab.repro import profiles
-from scalinglab.repro.profiles import ParameterError
+from scalinglab.base import profiles
+from scalinglab.base.profiles import ParameterError
 
 
 def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from scalinglab.base.paths import project_root
 from scalinglab.repro import record
-from scalinglab.repro.paths import project_root
 from scalinglab.repro.runner import discover
 
 ROOT = project_root()

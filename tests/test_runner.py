@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scalinglab.repro import profiles, runner
+from scalinglab.base import profiles
+from scalinglab.repro import runner
 from scalinglab.repro.checks import check_notebook
 
 pytestmark = pytest.mark.notebook

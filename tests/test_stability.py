@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalinglab.repro import paths, stability
+from scalinglab.base import paths
+from scalinglab.base.perturb import perturb, perturbation, seed_from_tag
+from scalinglab.base.profiles import ParameterError
+from scalinglab.repro import stability
 from scalinglab.repro.claims import Scorecard, within
-from scalinglab.repro.perturb import perturb, perturbation, seed_from_tag
-from scalinglab.repro.profiles import ParameterError
 from scalinglab.repro.stability import compare_claims
 
 ROOT = Path(__file__).resolve().parents[1]

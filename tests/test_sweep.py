@@ -276,7 +276,7 @@ def test_bad_arguments_are_clear_errors(tmp_path):
 def test_default_cache_dir_and_versions(tmp_path, monkeypatch):
     monkeypatch.setenv("SCALINGLAB_CACHE", str(tmp_path / "c"))
     result = run_sweep(sweep_fns.power_law_run, grid(n=[2]), namespace="x", progress=False)
-    from scalinglab.repro.provenance import library_hash
+    from scalinglab.base.provenance import library_hash
     assert result.records[0]["versions"] == {"scalinglab": library_hash()}
     assert (tmp_path / "c" / "runs" / "x" / f"{result.run_ids[0]}.json").exists()
 

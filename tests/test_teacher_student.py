@@ -7,8 +7,9 @@ import pytest
 
 from scalinglab.data.teacher_student import (
     PowerLawLatent, intrinsic_inputs, loss_exponent, power_law_spectrum, spectrum_alpha,
-    spectrum_decay, teacher_student_mlp_run,
+    spectrum_decay,
 )
+from scalinglab.train.teacher_student import teacher_student_mlp_run
 
 
 # -- convention ----------------------------------------------------------------------

@@ -226,7 +226,7 @@ def corpus_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     if name not in CORPORA:
         raise CorpusError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
     if root is None:
-        from scalinglab.repro.paths import build_dir
+        from scalinglab.base.paths import build_dir
         root = build_dir() / "corpora"
     return Path(root) / f"{name}-{spec_hash(name, CORPORA[name])}"
 
@@ -257,7 +257,7 @@ def build_corpus(name: str = "pysrc", root: str | os.PathLike | None = None,
     everything = [(dist, path_name, path, sha) for dist, _, files in listing
                   for path_name, path, sha in files]
 
-    from scalinglab.repro.progress import progress_bar
+    from scalinglab.base.progress import progress_bar
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()

@@ -71,7 +71,7 @@ def load_hub_corpus(path: str, name: str | None = None, *, split: str | None = N
     spec = _spec(path, name, split, text_field, max_bytes, data_files, revision)
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
     if root is None:
-        from scalinglab.repro.paths import build_dir
+        from scalinglab.base.paths import build_dir
         root = build_dir() / "corpora"
     folder = Path(root) / f"hub-{_slug(path if data_files is None else path + '-local')}-{digest}"
     if not (folder / "manifest.json").exists():
@@ -110,7 +110,7 @@ def _documents(path, name, split, text_field, data_files, revision):
 
 def _build(folder: Path, spec, path, name, split, text_field, max_bytes, data_files, revision,
            progress: bool) -> None:
-    from scalinglab.repro.progress import progress_bar
+    from scalinglab.base.progress import progress_bar
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from scalinglab.repro.profiles import PROFILES, ParameterError, check_choice, profile_rank
+from scalinglab.base.profiles import PROFILES, ParameterError, check_choice, profile_rank
 
 VERDICTS = ("reproduced", "not reproduced", "indicative", "holds", "fails")
 KINDS = ("refit", "rerun", "theory", "check")

@@ -14,7 +14,7 @@ what is stored. Variants:
   threadpoolctl that OpenBLAS's core type did change). torch's own kernels are pinned to
   AVX2 at the ci profile on every machine (``configure_torch``), so they do not change;
 * ``perturb``: ``SCALINGLAB_PERTURB=1e-9``, a relative perturbation of every fit's
-  targets (:mod:`scalinglab.repro.perturb`);
+  targets (:mod:`scalinglab.base.perturb`);
 * ``weights`` (not in the default set): ``SCALINGLAB_PERTURB_WEIGHTS=1e-9`` on the
   initial weights of trained models. A short training run is chaotic in its last digits,
   so this shows how far training-derived digits would move if the ci profile did not pin
@@ -40,8 +40,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
-from scalinglab.repro import paths, stability
-from scalinglab.repro.profiles import ParameterError, check_int
+from scalinglab.base import paths
+from scalinglab.base.profiles import ParameterError, check_int
+from scalinglab.repro import stability
 
 THREADS_ENV = {"SCALINGLAB_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
                "OPENBLAS_NUM_THREADS": "2"}
@@ -247,7 +248,7 @@ def golden_check(papers: Sequence[str] | None = None, variants: Sequence[str] | 
                  notebooks: Path | None = None, stream=None) -> int:
     """Re-execute the notebooks under each variant and report how their outputs and
     claims differ from the stored ones. Returns 1 when anything differs, else 0."""
-    from scalinglab.repro.progress import progress_bar
+    from scalinglab.base.progress import progress_bar
     from scalinglab.repro.runner import CI_THREAD_ENV, KERNEL_ENV, discover
     stream = stream or sys.stdout
     started = time.perf_counter()

@@ -20,13 +20,14 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from scalinglab.repro import paths, stability
-from scalinglab.repro.claims import Claim, Criterion, Scorecard
-from scalinglab.repro.plotting import save_figure, use_style
-from scalinglab.repro.profiles import (
+from scalinglab.base import paths
+from scalinglab.base.plotting import save_figure, use_style
+from scalinglab.base.profiles import (
     EXECUTORS, PROFILES, ParameterError, check_choice, check_int, env_number, pick, resolve_device,
 )
-from scalinglab.repro.provenance import library_files_used, now_iso, stable_provenance
+from scalinglab.base.provenance import library_files_used, now_iso, stable_provenance
+from scalinglab.repro import stability
+from scalinglab.repro.claims import Claim, Criterion, Scorecard
 
 PAPER_ID = re.compile(r"^[a-z]+[0-9]{4}_[a-z0-9_]+$")
 
@@ -144,7 +145,7 @@ class PaperRun:
         return self.profile != "ci" and os.environ.get("SCALINGLAB_PROGRESS", "1") != "0"
 
     def tqdm(self, iterable=None, **kwargs):
-        from scalinglab.repro.progress import progress_bar
+        from scalinglab.base.progress import progress_bar
         enabled = self.progress and not kwargs.pop("disable", False)
         return progress_bar(iterable, enabled=enabled, **kwargs)
 

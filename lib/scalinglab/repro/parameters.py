@@ -34,7 +34,7 @@ import tokenize
 from pathlib import Path
 from typing import Any, Mapping
 
-from scalinglab.repro.profiles import ParameterError
+from scalinglab.base.profiles import ParameterError
 
 TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 
@@ -306,7 +306,7 @@ def check_paper_namespace(paper: str, namespace: Mapping[str, Any]) -> None:
     """Check the values a running notebook holds for the parameters that
     ``notebooks/<paper>.ipynb`` declares. A paper without such a file (a user's own
     notebook kept elsewhere) is not checked."""
-    from scalinglab.repro import paths
+    from scalinglab.base import paths
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", paper or ""):
         return
     path = paths.project_root() / "notebooks" / f"{paper}.ipynb"

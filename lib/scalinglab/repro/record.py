@@ -29,13 +29,13 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from scalinglab.repro import paths
+from scalinglab.base import paths
+from scalinglab.base.profiles import PROFILES, ParameterError, check_choice, profile_rank
+from scalinglab.base.provenance import (
+    device_name, file_sha256, git_state, package_versions,
+)
 from scalinglab.repro.claims import (
     Alternative, Criterion, accepts_alternative, follows_rule,
-)
-from scalinglab.repro.profiles import PROFILES, ParameterError, check_choice, profile_rank
-from scalinglab.repro.provenance import (
-    device_name, file_sha256, git_state, package_versions,
 )
 
 RESULTS = "results"
@@ -394,7 +394,7 @@ def record(papers: Sequence[str] | None = None, profile: str | None = None,
     """Run the notebooks at ``profile`` and record the successful ones. Returns the
     number of notebooks that failed (their earlier record, if any, stays)."""
     from scalinglab.repro import runner
-    from scalinglab.repro.profiles import cuda_available
+    from scalinglab.base.profiles import cuda_available
     root = Path(root or paths.project_root())
     profile = profile or ("gpu" if cuda_available() else "cpu")
     check_choice("profile", profile, PROFILES)

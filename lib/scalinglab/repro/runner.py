@@ -42,14 +42,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from scalinglab.repro import paths
-from scalinglab.repro.parameters import notebook_parameters, validate
-from scalinglab.repro.profiles import (
+from scalinglab.base import paths
+from scalinglab.base.profiles import (
     BUDGET_S, DEVICES, EXECUTORS, PROFILES, ParameterError, check_choice, check_int,
     default_profile, resolve_device,
 )
-from scalinglab.repro.provenance import file_sha256 as provenance_file_sha256
-from scalinglab.repro.provenance import library_hash, now_iso
+from scalinglab.base.provenance import file_sha256 as provenance_file_sha256
+from scalinglab.base.provenance import library_hash, now_iso
+from scalinglab.repro.parameters import notebook_parameters, validate
 from scalinglab.sweep.cache import write_atomic
 
 # Environment every notebook kernel starts with. One BLAS/OpenMP thread at the ci
@@ -671,7 +671,7 @@ def reproduce(papers: Sequence[str] | None = None, profile: str | None = None,
         todo.append(job)
 
     if todo:
-        from scalinglab.repro.progress import progress_bar
+        from scalinglab.base.progress import progress_bar
         staging.mkdir(parents=True, exist_ok=True)
         bar = progress_bar(total=len(todo), desc=f"notebooks ({profile})", unit="nb",
                            enabled=progress, file=sys.stderr)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import nbformat
 
-from scalinglab.repro import paths
+from scalinglab.base import paths
+from scalinglab.base.profiles import ParameterError
 from scalinglab.repro.nbfiles import KERNELSPEC, write_notebook
 from scalinglab.repro.notebook import PAPER_ID
-from scalinglab.repro.profiles import ParameterError
 
 # Declarations in the grammar of scalinglab.repro.parameters (name: type = default  #
 # SPEC: help), which the runner and sl.start check values against.

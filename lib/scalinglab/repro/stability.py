@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from scalinglab.repro import paths
+from scalinglab.base import paths
 
 CHECK_ENV = "SCALINGLAB_CHECK_STORED_CLAIMS"  # "1": finish() compares with the stored claims
 EXPORT_ENV = "SCALINGLAB_CLAIMS_EXPORT"  # a folder: finish() also writes claims/<paper>.json there

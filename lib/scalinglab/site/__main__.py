@@ -20,8 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scalinglab.repro.paths import build_dir, project_root
-from scalinglab.repro.profiles import PROFILES
+from scalinglab.base.paths import build_dir, project_root
+from scalinglab.base.profiles import PROFILES
 from scalinglab.site.build import SiteBuildError, build_site
 from scalinglab.site.inputs import SiteInputError, resolve_runs
 

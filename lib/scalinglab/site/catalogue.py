@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from scalinglab.repro.paths import project_root
+from scalinglab.base.paths import project_root
 
 CATEGORIES = ("A1", "A2", "A3", "B", "C")
 # in the order the catalogue lists them

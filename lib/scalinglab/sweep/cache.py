@@ -33,6 +33,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from scalinglab.base.provenance import library_hash
+
 SCHEMA = 1
 KEY_LENGTH = 20  # hex digits of the sha256 kept in file names (80 bits)
 RESERVED = ("schema", "key", "namespace", "fn", "versions", "config", "checksum", "meta")
@@ -118,7 +120,6 @@ def function_name(fn: Callable) -> str:
 
 def default_versions() -> dict[str, str]:
     """The code version a run depends on when none is given: the library source hash."""
-    from scalinglab.repro.provenance import library_hash
     return {"scalinglab": library_hash()}
 
 

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlparse
 
+from scalinglab.base import paths
+
 EXECUTOR_NAMES = ("local", "dask", "ray", "slurm")
 CLUSTER_INSTALL = "pip install -e .[cluster]  (or: pip install -r requirements-cluster.txt)"
 DEFAULT_RESOURCES = {"cpus": 1, "gpus": 0}
@@ -564,8 +566,7 @@ class SlurmExecutor(Executor):
         if folder is None:
             folder = _env("SCALINGLAB_SLURM_FOLDER")
         if folder is None:
-            from scalinglab.repro.paths import build_dir
-            folder = build_dir() / "slurm"
+            folder = paths.build_dir() / "slurm"
         self.folder = Path(folder)
         self.job_name = job_name
         self.poll_interval = poll_interval

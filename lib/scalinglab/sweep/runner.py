@@ -22,6 +22,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from scalinglab.base import paths
+from scalinglab.base.progress import progress_bar
 from scalinglab.sweep.cache import (
     CorruptRecord, RunCache, canonical_config, canonical_json, check_namespace, default_versions,
     function_name, run_key, to_jsonable, validate_record,
@@ -158,8 +160,7 @@ def load_sweep(namespace: str, *, cache_dir: str | os.PathLike | None = None,
     Records come sorted by config; unusable files are reported and skipped."""
     namespace = check_namespace(namespace)
     if cache_dir is None:
-        from scalinglab.repro.paths import cache_dir as default_cache
-        cache_dir = default_cache() / "runs"
+        cache_dir = paths.cache_dir() / "runs"
     cache = RunCache(cache_dir, namespace)
     wanted = None if fn is None else (fn if isinstance(fn, str) else function_name(fn))
     found = []
@@ -218,8 +219,7 @@ def run_sweep(fn: Callable[[dict], Mapping], configs: Iterable[Mapping], *, name
     fn_name = function_name(fn)
     versions = to_jsonable(default_versions() if versions is None else versions, "versions")
     if cache_dir is None:
-        from scalinglab.repro.paths import cache_dir as default_cache
-        cache_dir = default_cache() / "runs"
+        cache_dir = paths.cache_dir() / "runs"
     cache = RunCache(cache_dir, namespace)
     if isinstance(configs, Mapping):
         raise TypeError("configs must be a list of dicts (use grid(...)), not a single dict")
@@ -275,8 +275,6 @@ def run_sweep(fn: Callable[[dict], Mapping], configs: Iterable[Mapping], *, name
 
 def _execute(fn, todo, plain, wants, *, cache: RunCache, fn_name, versions, executor, workers,
              retries, progress, desc, n_cached, total, records, cached, executor_options) -> list[RunFailure]:
-    from scalinglab.repro.progress import progress_bar
-
     own = not isinstance(executor, Executor)
     ex = make_executor(executor, workers, **executor_options)
     in_process = isinstance(ex, Executor) and ex.synchronous

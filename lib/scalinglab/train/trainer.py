@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from scalinglab.repro.perturb import WEIGHTS_ENV, perturbation, seed_from_tag
+from scalinglab.base.perturb import WEIGHTS_ENV, perturbation, seed_from_tag
 from scalinglab.train.schedules import COOLDOWN_SHAPES, SCHEDULES, lr_multiplier
 
 # key -> (default, meaning). None means "derived" or "not used" as the meaning says.
@@ -178,7 +178,7 @@ def load_data(data: Any):
 # -- execution settings ---------------------------------------------------------------------
 
 def resolve_device(device: str) -> str:
-    from scalinglab.repro.profiles import resolve_device as _resolve
+    from scalinglab.base.profiles import resolve_device as _resolve
     return _resolve(device)
 
 
@@ -259,7 +259,7 @@ def evaluate(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor
 def perturb_weights(model: torch.nn.Module, tag: str) -> None:
     """Multiply every parameter by ``(1 + eps * z)`` in place when
     ``SCALINGLAB_PERTURB_WEIGHTS`` is set (stability checks only, see
-    :mod:`scalinglab.repro.perturb`); ``z`` comes from a private generator seeded from
+    :mod:`scalinglab.base.perturb`); ``z`` comes from a private generator seeded from
     ``tag``, so the seeded streams are untouched. eps is raised to the dtype's machine
     epsilon (1e-9 would not move a float32)."""
     eps = perturbation(WEIGHTS_ENV)

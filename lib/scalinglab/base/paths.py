@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scalinglab.repro.perturb import WEIGHTS_ENV, perturbation
+from scalinglab.base.perturb import WEIGHTS_ENV, perturbation
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 

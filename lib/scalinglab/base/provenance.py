@@ -16,7 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
-from scalinglab.repro.paths import PACKAGE_DIR, project_root
+from scalinglab.base import __version__
+from scalinglab.base.paths import PACKAGE_DIR, project_root
 
 KEY_PACKAGES = ("numpy", "scipy", "pandas", "torch", "matplotlib", "papermill")
 
@@ -81,7 +82,6 @@ def thread_count() -> int:
 
 
 def stable_provenance(*, device: str, seed: int, profile: str) -> dict[str, Any]:
-    from scalinglab import __version__
     return {
         "git": git_state(),
         "scalinglab": __version__,

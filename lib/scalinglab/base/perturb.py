@@ -8,15 +8,15 @@ another BLAS kernel, CPU or thread count does to the last bits of a computation:
 printed number that moves under it is not determined to the digits shown.
 ``scalinglab golden-check`` sets it; nothing else should.
 
-This module sits in the base layer (like ``paths`` and ``profiles``): the fitters and
-the trainer import it, so it imports only the base module ``profiles``. Unset or 0 costs one
-environment lookup and returns the input unchanged.
+This module sits in the base layer (:mod:`scalinglab.base`, like ``paths`` and
+``profiles``): the fitters and the trainer import it, so it imports only ``profiles``.
+Unset or 0 costs one environment lookup and returns the input unchanged.
 """
 from __future__ import annotations
 
 import hashlib
 
-from scalinglab.repro.profiles import env_number
+from scalinglab.base.profiles import env_number
 
 ENV = "SCALINGLAB_PERTURB"
 # Initial weights have their own switch: a short training run is chaotic in its last
