@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
+import http.server
+import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -82,32 +86,17 @@ def test_tampered_and_truncated_mirror_files_are_refused(tmp_path, monkeypatch):
     with pytest.raises(PublishedDataError) as err:
         published.fetch("toy")
     msg = str(err.value)
-    assert "toy" in msg and entry["sha256"] in msg
-    assert hashlib.sha256(target.read_bytes()).hexdigest() in msg
+    assert msg.startswith("toy: ") and "\n" not in msg and "sha256 differs" in msg
+    assert f"expected sha256 {entry['sha256'][:12]} ({len(payload)} bytes)" in msg
+    assert f"got {hashlib.sha256(target.read_bytes()).hexdigest()[:12]} ({len(payload)} bytes)" in msg
+    assert "the mirror copy is left as it is and not used" in msg and target.exists()
     target.write_bytes(payload[:-3])  # truncated
     with pytest.raises(PublishedDataError, match="size and sha256 differ"):
         published.fetch("toy")
+    assert target.exists()  # a mirror is never changed
     target.unlink()
     with pytest.raises(PublishedDataError, match="not in the mirror"):
         published.fetch("toy")
-
-
-def test_download_goes_to_the_cache_verified_and_atomic(tmp_path, monkeypatch):
-    payload = b"x,y\n1,2\n"
-    src = tmp_path / "served.csv"
-    src.write_bytes(payload)
-    _fake_registry(tmp_path, monkeypatch, payload, url=src.as_uri())  # urllib reads file:// URLs
-    monkeypatch.delenv("SCALINGLAB_DATA_MIRROR", raising=False)
-    monkeypatch.setenv("SCALINGLAB_BUILD", str(tmp_path / "build"))
-    path = published.fetch("toy")
-    assert path.read_bytes() == payload and str(path).startswith(str(tmp_path / "build" / "data"))
-    src.write_bytes(b"x,y\n6,6\n")  # the cached, verified copy is used from now on
-    assert published.fetch("toy").read_bytes() == payload
-    # a download that does not match is refused and leaves nothing behind
-    shutil.rmtree(tmp_path / "build")
-    with pytest.raises(PublishedDataError, match="does not match its pin"):
-        published.fetch("toy")
-    assert not any(p.is_file() for p in (tmp_path / "build").rglob("*"))
 
 
 def test_unknown_name_and_mirror_only_entries(monkeypatch):
@@ -140,19 +129,6 @@ def test_an_altered_transcription_is_refused(monkeypatch, tmp_path):
         published._verified_transcription(altered)
 
 
-def test_a_failed_download_says_how_to_use_a_local_copy(tmp_path, monkeypatch):
-    # no mirror and no network: the one-line error names SCALINGLAB_DATA_MIRROR and its layout
-    _fake_registry(tmp_path, monkeypatch, b"x,y\n1,2\n", url=(tmp_path / "unreachable.csv").as_uri())
-    monkeypatch.delenv("SCALINGLAB_DATA_MIRROR", raising=False)
-    monkeypatch.setenv("SCALINGLAB_BUILD", str(tmp_path / "build"))
-    with pytest.raises(PublishedDataError) as err:
-        published.fetch("toy")
-    msg = str(err.value)
-    assert msg.startswith("toy: could not download file://") and "No such file" in msg
-    assert "set SCALINGLAB_DATA_MIRROR to a folder laid out as github/<owner>/<repo>/<commit>/<path>" in msg
-    assert "data/published/README.md" in msg and "\n" not in msg
-
-
 def test_local_copy_is_the_file_fetch_would_read(tmp_path, monkeypatch):
     payload = b"x,y\n1,2\n"
     entry = _fake_registry(tmp_path, monkeypatch, payload)
@@ -170,3 +146,170 @@ def test_local_copy_is_the_file_fetch_would_read(tmp_path, monkeypatch):
     mirrored.parent.mkdir(parents=True)
     mirrored.write_bytes(payload)
     assert published.local_copy(rf) == mirrored
+
+
+# Downloads (through pooch), served by a local HTTP server: no real network in tests.
+
+class _Served(http.server.ThreadingHTTPServer):
+    """Serves ``routes`` (path -> bytes, or (bytes, claimed Content-Length)) and counts GETs."""
+    daemon_threads = True
+
+    def __init__(self):
+        self.routes: dict[str, object] = {}
+        self.hits: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(handler):  # noqa: N805
+                self.hits.append(handler.path)
+                body = self.routes.get(handler.path)
+                if body is None:
+                    handler.send_error(404)
+                    return
+                body, length = body if isinstance(body, tuple) else (body, len(body))
+                handler.send_response(200)
+                handler.send_header("Content-Length", str(length))
+                handler.end_headers()
+                handler.wfile.write(body)
+                handler.close_connection = True
+
+            def log_message(handler, *args):  # noqa: N805
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_port}{path}"
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    srv = _Served()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+PAYLOAD = b"x,y\n1,2\n3,4\n"
+
+
+@pytest.fixture
+def served_toy(server, tmp_path, monkeypatch):
+    """The toy entry pinned to PAYLOAD, its URL on the local server, no mirror, a
+    build folder of its own; returns (server, entry, the cache path)."""
+    entry = _fake_registry(tmp_path, monkeypatch, PAYLOAD, url=server.url("/t.csv"))
+    server.routes["/t.csv"] = PAYLOAD
+    monkeypatch.delenv("SCALINGLAB_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("SCALINGLAB_BUILD", str(tmp_path / "build"))
+    cached = tmp_path / "build" / "data" / "github" / "o" / "r" / entry["commit"] / "t.csv"
+    return server, entry, cached
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def _one_line_error(name: str = "toy") -> str:
+    with pytest.raises(PublishedDataError) as err:
+        published.fetch(name)
+    msg = str(err.value)
+    assert msg.startswith(f"{name}: ") and "\n" not in msg and "Traceback" not in msg, msg
+    # requests' exceptions stay out of what the user sees
+    assert err.value.__cause__ is None and (err.value.__context__ is None or err.value.__suppress_context__)
+    return msg
+
+
+def test_a_download_lands_in_the_cache_and_is_reused(served_toy, tmp_path, capfd):
+    server, entry, cached = served_toy
+    assert published.fetch("toy") == cached and cached.read_bytes() == PAYLOAD
+    assert server.hits == ["/t.csv"]
+    assert _files(tmp_path / "build") == [cached]  # no temporary file left beside it
+    server.routes["/t.csv"] = b"x,y\n6,6\n9,9\n"  # the cached, verified copy is used from now on
+    assert published.fetch("toy").read_bytes() == PAYLOAD
+    assert published.load_csv("toy").shape == (2, 2)
+    assert server.hits == ["/t.csv"]  # no second request
+    assert published.local_copy(published.entry("toy")) == cached
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # no progress bar, no pooch log lines
+
+
+def test_a_tampered_download_is_refused_and_nothing_is_kept(served_toy, tmp_path):
+    server, entry, cached = served_toy
+    bad = PAYLOAD.replace(b"3", b"9")  # same size, other bytes
+    server.routes["/t.csv"] = bad
+    msg = _one_line_error()
+    assert msg == (f"toy: the download from {entry['url']} does not match its pin (sha256 differs; "
+                   f"truncated or modified?): expected sha256 {entry['sha256'][:12]} ({len(PAYLOAD)} bytes), "
+                   f"got {hashlib.sha256(bad).hexdigest()[:12]} ({len(bad)} bytes); it was deleted, nothing "
+                   "was kept in the cache")
+    assert _files(tmp_path / "build") == []
+    server.routes["/t.csv"] = PAYLOAD  # the next call downloads it afresh
+    assert published.fetch("toy").read_bytes() == PAYLOAD and len(server.hits) == 2
+
+
+def test_a_truncated_download_is_refused_and_nothing_is_kept(served_toy, tmp_path):
+    server, entry, cached = served_toy
+    server.routes["/t.csv"] = PAYLOAD[:-4]  # a short file, served whole
+    msg = _one_line_error()
+    assert "the download from" in msg and "(size and sha256 differ; truncated or modified?)" in msg
+    assert f"got {hashlib.sha256(PAYLOAD[:-4]).hexdigest()[:12]} ({len(PAYLOAD) - 4} bytes)" in msg
+    assert _files(tmp_path / "build") == []
+    server.routes["/t.csv"] = (PAYLOAD[:-4], len(PAYLOAD))  # the connection drops part way
+    msg = _one_line_error()
+    assert msg.startswith(f"toy: cannot download {entry['url']}: connection closed early")
+    assert _files(tmp_path / "build") == []
+
+
+def test_an_altered_cached_copy_is_refused_removed_and_downloaded_again(served_toy):
+    server, entry, cached = served_toy
+    published.fetch("toy")
+    cached.write_bytes(PAYLOAD[:-1])
+    msg = _one_line_error()
+    shown = f"$SCALINGLAB_BUILD/data/github/o/r/{entry['commit']}/t.csv"  # no folder of this machine
+    assert msg.startswith(f"toy: the cached copy {shown} does not match its pin (size and sha256 differ")
+    assert msg.endswith("the cached copy was removed and not used; fetch again to download it afresh")
+    assert not cached.exists() and server.hits == ["/t.csv"]
+    assert published.fetch("toy").read_bytes() == PAYLOAD and server.hits == ["/t.csv", "/t.csv"]
+
+
+def test_no_network_is_one_line_that_says_how_to_use_a_local_copy(served_toy, tmp_path, monkeypatch):
+    server, entry, cached = served_toy
+    with socket.socket() as s:  # a local port with nothing listening: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/t.csv"
+    _fake_registry(tmp_path, monkeypatch, PAYLOAD, url=url)
+    msg = _one_line_error()
+    assert msg == (f"toy: cannot download {url}: Connection refused; set SCALINGLAB_DATA_MIRROR to a "
+                   f"folder holding github/o/r/{entry['commit']}/t.csv (layout: data/published/README.md), "
+                   "or connect and try again")
+    assert _files(tmp_path / "build") == []
+    _fake_registry(tmp_path, monkeypatch, PAYLOAD, url=server.url("/gone.csv"))
+    assert "cannot download http://127.0.0.1:" in (msg := _one_line_error()) and ": HTTP 404 Not Found; " in msg
+    assert _files(tmp_path / "build") == []
+
+
+def test_the_mirror_wins_over_the_download_and_is_hash_checked(served_toy, tmp_path, monkeypatch):
+    server, entry, cached = served_toy
+    mirror = tmp_path / "mirror"
+    target = mirror / "github" / "o" / "r" / entry["commit"] / "t.csv"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(PAYLOAD)
+    monkeypatch.setenv("SCALINGLAB_DATA_MIRROR", str(mirror))
+    assert published.fetch("toy") == target and published.load_csv("toy").shape == (2, 2)
+    target.write_bytes(PAYLOAD.replace(b"3", b"9"))
+    msg = _one_line_error()
+    assert msg.startswith(f"toy: $SCALINGLAB_DATA_MIRROR/github/o/r/{entry['commit']}/t.csv does not match its pin "
+                          "(sha256 differs;") and msg.endswith("; the mirror copy is left as it is and not used")
+    assert target.exists() and server.hits == []  # never downloaded, never copied
+    assert _files(tmp_path / "build") == []
+
+
+def test_importing_the_module_does_not_import_pooch():
+    code = ("import sys, scalinglab.data, scalinglab.data.published; "
+            "print(sorted(m for m in ('pooch', 'requests') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -7,28 +7,35 @@
 Where the bytes come from:
 
 1. ``$SCALINGLAB_DATA_MIRROR`` set: ``<mirror>/github/<owner>/<repo>/<commit>/<path>``
-   (or ``<mirror>/<mirror_path>`` for entries derived from source code). A relative
-   mirror path is taken from the project root, so ``../shared/mirror`` works from
-   any working directory.
-2. Otherwise: downloaded once with urllib from the pinned raw URL into
-   ``build/data/github/<owner>/<repo>/<commit>/<path>``.
+   (or ``<mirror>/<mirror_path>`` for entries derived from source code), read in place.
+   A relative mirror path is taken from the project root, so ``../shared/mirror``
+   works from any working directory.
+2. Otherwise: downloaded once with ``pooch`` from the pinned raw URL into
+   ``build/data/github/<owner>/<repo>/<commit>/<path>``. pooch writes to a temporary
+   file beside it and moves it into place only when its sha256 matches the pin, so a
+   failed or altered download never leaves a file that a later call would take.
 
 Every load checks the size and sha256 against the registry; a file that differs is
-refused with an error naming it and both hashes.
+refused with a one-line error naming it and both (short) hashes. Files are only ever
+read as bytes or CSV text, never unpickled. pooch (and requests) are imported only
+when a download is needed.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
-import tempfile
-import urllib.request
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalinglab.repro import paths
+from scalinglab.base import paths
 
 MIRROR_ENV = "SCALINGLAB_DATA_MIRROR"
+DOWNLOAD_TIMEOUT_S = 60  # seconds to connect, and between bytes while reading
 
 
 class PublishedDataError(ValueError):
@@ -144,40 +151,146 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify(rf: RemoteFile, path: Path) -> Path:
-    """The path, if its size and sha256 match the pin; else PublishedDataError."""
+def short_hash(digest: str) -> str:
+    """The first 12 hex digits of a sha256, as the errors print it."""
+    return digest[:12]
+
+
+def _mismatch(rf: RemoteFile, path: Path) -> tuple[str, int, str] | None:
+    """(what differs, size, sha256) when ``path`` does not match the pin, else None."""
     size = path.stat().st_size
     digest = sha256_of(path)
-    if size != rf.bytes or digest != rf.sha256:
-        what = "size and sha256 differ" if size != rf.bytes else "sha256 differs"
-        raise PublishedDataError(
-            f"{rf.name}: {paths.display_path(path)} does not match its pin ({what}; truncated or "
-            f"modified?): expected sha256 {rf.sha256} ({rf.bytes} bytes), got {digest} ({size} bytes)")
+    if size == rf.bytes and digest == rf.sha256:
+        return None
+    return ("size and sha256 differ" if size != rf.bytes else "sha256 differs"), size, digest
+
+
+def _mismatch_message(rf: RemoteFile, where: str, what: str, size: int, digest: str, after: str) -> str:
+    return (f"{rf.name}: {where} does not match its pin ({what}; truncated or modified?): expected "
+            f"sha256 {short_hash(rf.sha256)} ({rf.bytes} bytes), got {short_hash(digest)} ({size} bytes)"
+            + (f"; {after}" if after else ""))
+
+
+def verify(rf: RemoteFile, path: Path, where: str | None = None, after: str = "") -> Path:
+    """The path, if its size and sha256 match the pin; else a one-line PublishedDataError
+    naming the file (as ``where``, else its path from the project root) and both short
+    hashes, ending with ``after`` (what became of the file)."""
+    bad = _mismatch(rf, path)
+    if bad:
+        raise PublishedDataError(_mismatch_message(rf, where or paths.display_path(path), *bad, after))
     return path
 
 
-def _download(rf: RemoteFile, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+def _cache_shown(rf: RemoteFile, path: Path) -> str:
+    """A cached file as errors name it: from the project root, or under $SCALINGLAB_BUILD."""
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(rf.url, timeout=60) as resp:
-            while True:
-                block = resp.read(1 << 20)
-                if not block:
-                    break
-                out.write(block)
-        verify(rf, Path(tmp))
-        os.replace(tmp, target)  # atomic: a reader never sees a partial file
-    except PublishedDataError:
-        os.unlink(tmp)
-        raise
+        return str(path.resolve().relative_to(paths.project_root().resolve()))
+    except ValueError:
+        return f"$SCALINGLAB_BUILD/data/{rf.relative}"
+
+
+def _verified_cached(rf: RemoteFile, path: Path) -> Path:
+    """The cached download, if it still matches its pin. One that does not (altered since:
+    a download is moved into place only once verified) is removed, so the next fetch
+    downloads it again, and refused."""
+    bad = _mismatch(rf, path)
+    if not bad:
+        return path
+    where = f"the cached copy {_cache_shown(rf, path)}"
+    try:
+        path.unlink()
+        after = "the cached copy was removed and not used; fetch again to download it afresh"
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        reason = getattr(exc, "reason", None) or exc.strerror or exc
-        reason = " ".join(str(reason).split())
-        raise PublishedDataError(f"{rf.name}: could not download {rf.url} ({reason}); "
+        after = f"the cached copy was not used but could not be removed ({_one_line(exc.strerror or exc)})"
+    raise PublishedDataError(_mismatch_message(rf, where, *bad, after))
+
+
+def _one_line(text: Any) -> str:
+    text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>:?\s*", "", str(text))
+    return " ".join(text.split())
+
+
+def _download_reason(exc: BaseException) -> str:
+    """The cause of a failed download in a few words, from requests' and urllib3's
+    exception chain (the socket error where there is one)."""
+    import requests
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason or ''}".strip()
+    if isinstance(exc, requests.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(exc, requests.Timeout):
+        return "timed out reading"
+    seen: set[int] = set()
+    queue: list[BaseException] = [exc]
+    while queue:
+        e = queue.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.strerror and not isinstance(e, requests.RequestException):
+            return e.strerror
+        if type(e).__name__ == "IncompleteRead" and hasattr(e, "partial"):
+            return f"connection closed early ({_one_line(e)})"
+        queue += [getattr(e, "reason", None), e.__cause__, e.__context__]
+        queue += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
+    return _one_line(exc) or type(exc).__name__
+
+
+def _progress() -> bool:
+    """A progress bar only for a person at a terminal: never under pytest or in a notebook."""
+    return sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in os.environ
+
+
+@contextlib.contextmanager
+def _quiet_pooch(logger: logging.Logger):
+    """pooch logs each download at INFO on stderr; keep notebooks' outputs as they were."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _download(rf: RemoteFile, target: Path) -> None:
+    """Download ``rf`` into ``target`` with pooch: to a temporary file in the same folder,
+    moved into place only when its sha256 matches the pin. Every failure is one line."""
+    try:
+        import pooch
+        import requests
+    except ImportError as exc:  # pragma: no cover - pooch is a dependency
+        raise PublishedDataError(f"{rf.name}: downloading needs pooch ({exc}); pip install pooch, or "
                                  f"{MIRROR_HINT}") from None
+    http = pooch.HTTPDownloader(progressbar=_progress(), timeout=DOWNLOAD_TIMEOUT_S)
+    got: dict[str, Any] = {}
+
+    def downloader(url: str, output_file: Any, pooch_: Any) -> None:
+        http(url, output_file, pooch_)
+        if isinstance(output_file, (str, os.PathLike)):  # what pooch is about to hash
+            got["size"] = os.path.getsize(output_file)
+            got["sha256"] = sha256_of(Path(output_file))
+
+    try:
+        with _quiet_pooch(pooch.get_logger()):
+            pooch.retrieve(rf.url, known_hash=f"sha256:{rf.sha256}", fname=target.name,
+                           path=target.parent, downloader=downloader, progressbar=False)
+    except requests.RequestException as exc:
+        raise PublishedDataError(_no_download(rf, _download_reason(exc))) from None
+    except ValueError as exc:
+        if "sha256" not in got:  # not pooch's hash check: a URL it cannot handle
+            raise PublishedDataError(_no_download(rf, _one_line(exc))) from None
+        what = "size and sha256 differ" if got["size"] != rf.bytes else "sha256 differs"
+        raise PublishedDataError(_mismatch_message(
+            rf, f"the download from {rf.url}", what, got["size"], got["sha256"],
+            "it was deleted, nothing was kept in the cache")) from None
+    except OSError as exc:  # the cache folder cannot be written
+        reason = _one_line(f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc)
+        raise PublishedDataError(_no_download(rf, reason)) from None
+
+
+def _no_download(rf: RemoteFile, reason: str) -> str:
+    return (f"{rf.name}: cannot download {rf.url}: {reason}; set {MIRROR_ENV} to a folder holding "
+            f"{rf.relative} (layout: data/published/README.md), or connect and try again")
 
 
 def fetch(name: str) -> Path:
@@ -189,16 +302,17 @@ def fetch(name: str) -> Path:
             raise PublishedDataError(f"{name}: not in the mirror {MIRROR_ENV}={os.environ[MIRROR_ENV]} "
                                      f"(looked for {rf.relative}, the layout is "
                                      "github/<owner>/<repo>/<commit>/<path>)")
-        return verify(rf, path)
+        return verify(rf, path, f"${MIRROR_ENV}/{rf.relative}", "the mirror copy is left as it is and not used")
     if not rf.url and rf.transcription:
         return _verified_transcription(rf)
     if not rf.url:
         raise PublishedDataError(f"{name} has no public URL (a table transcribed from "
                                  f"{rf.source_url or rf.repo}); set {MIRROR_ENV} to a mirror that holds "
                                  f"{rf.relative}")
-    if not path.exists():
-        _download(rf, path)
-    return verify(rf, path)
+    if path.exists():
+        return _verified_cached(rf, path)
+    _download(rf, path)
+    return verify(rf, path, f"the download {_cache_shown(rf, path)}")  # pooch checked the sha256
 
 
 def _verified_transcription(rf: RemoteFile) -> Path:
