@@ -33,7 +33,7 @@ def test_json_output_holds_the_fitted_values(runs_csv, capsys):
     out = json.loads(capsys.readouterr().out)
     for k, v in TRUTH.items():
         assert out["params"][k] == pytest.approx(v, rel=1e-4)
-    assert out["converged"] is True and out["settings"]["loss"] == "huber"
+    assert out["converged"] is True and out["settings"]["objective"] == "huber"
 
 
 def test_flops_column_bootstrap_and_table(runs_csv, capsys):
@@ -110,3 +110,35 @@ def test_a_closed_pipe_in_process(runs_csv, monkeypatch):
 
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main([str(runs_csv), "--n", "params", "--d", "tokens", "--loss", "val_loss"]) == 141
+
+
+def test_column_flags_are_the_roles_of_columns(runs_csv, capsys):
+    """--N/--D/--C/--loss name the same roles as fit_law's columns=; lower-case aliases stay."""
+    assert main([str(runs_csv), "--N", "params", "--D", "tokens", "--loss", "val_loss", "--json"]) == 0
+    upper = json.loads(capsys.readouterr().out)
+    assert main([str(runs_csv), "--n", "params", "--d", "tokens", "--loss", "val_loss", "--json"]) == 0
+    lower = json.loads(capsys.readouterr().out)
+    assert upper["params"] == lower["params"]
+    assert upper["settings"]["columns"] == {"N": "params", "D": "tokens", "loss": "val_loss"}
+    # comparable numbers: the objective as minimised, and the residual sum of squares and RMSE
+    assert upper["rss"] >= 0 and upper["rmse"] >= 0 and upper["objective_definition"].startswith("Huber")
+    assert upper["params"]["a"] == pytest.approx(TRUTH["beta"] / (TRUTH["alpha"] + TRUTH["beta"]), rel=1e-4)
+    assert main([str(runs_csv), "--N", "params", "--C", "flops", "--loss", "val_loss", "--objective", "lsq"]) == 0
+    out = capsys.readouterr().out
+    assert "objective (½·r² per point, summed)" in out and "RSS (Σr², log space)" in out
+
+
+def test_a_growing_power_law_reports_a_positive_exponent(tmp_path, capsys):
+    B = np.geomspace(1e3, 1e6, 8)
+    path = tmp_path / "batch.csv"
+    pd.DataFrame({"tokens": B, "critical_batch": 0.2 * B ** 0.47}).to_csv(path, index=False)
+    assert main([str(path), "--law", "power", "--x", "tokens", "--loss", "critical_batch", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["params"]["alpha"] == pytest.approx(0.47, rel=1e-6)
+    assert out["law"]["growing"] is True and out["settings"]["direction"].startswith("growing")
+
+
+def test_a_role_the_law_does_not_use_is_a_one_line_error(runs_csv, capsys):
+    assert main([str(runs_csv), "--x", "params", "--loss", "val_loss"]) == 2
+    err = capsys.readouterr().err
+    assert "--x is not used by law chinchilla" in err and len(err.strip().splitlines()) == 1

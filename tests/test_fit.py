@@ -57,7 +57,7 @@ def test_chinchilla_recovers_truth_noise_free():
 ])
 def test_single_axis_laws_recover_truth(law, data, truth):
     y = law.predict(truth, data)
-    fit = fit_law(law, data, y, loss="lsq", verbose=False)
+    fit = fit_law(law, data, y, objective="lsq", verbose=False)
     assert fit.converged
     assert _rel_err(fit, truth) < 1e-5
 
@@ -70,11 +70,11 @@ def _nd_grid():
 def test_kaplan_nd_and_ns_recover_truth():
     data = _nd_grid()
     truth = {"N_c": 6.4e13, "D_c": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103}  # Kaplan Table 2
-    fit = fit_law(KaplanND(), data, KaplanND().predict(truth, data), loss="lsq", verbose=False)
+    fit = fit_law(KaplanND(), data, KaplanND().predict(truth, data), objective="lsq", verbose=False)
     assert _rel_err(fit, truth) < 1e-4
     data_s = {"N": data["N"], "S": data["D"] / 5e5}
     truth_s = {"N_c": 6.5e13, "S_c": 2.1e3, "alpha_N": 0.077, "alpha_S": 0.76}  # Kaplan Table 3
-    fit = fit_law(KaplanNS(), data_s, KaplanNS().predict(truth_s, data_s), loss="lsq", verbose=False)
+    fit = fit_law(KaplanNS(), data_s, KaplanNS().predict(truth_s, data_s), objective="lsq", verbose=False)
     assert _rel_err(fit, truth_s) < 1e-4
 
 
@@ -82,7 +82,7 @@ def test_broken_power_law_recovers_truth():
     x = np.geomspace(10, 1e5, 30)
     truth = {"a": 0.2, "b": 5.0, "c0": 0.1, "c1": 0.6, "d1": 800.0, "f1": 0.3}
     law = BrokenPowerLaw(breaks=1)
-    fit = fit_law(law, {"x": x}, law.predict(truth, {"x": x}), loss="lsq", verbose=False)
+    fit = fit_law(law, {"x": x}, law.predict(truth, {"x": x}), objective="lsq", verbose=False)
     assert fit.stats["rmsle"] < 1e-6
     assert _rel_err(fit, truth) < 1e-3
 
@@ -94,7 +94,7 @@ def test_data_constrained_recovers_decay_constants_with_base_fixed():
             for ep in (1, 2, 4, 8, 16, 40)]
     df = pd.DataFrame(rows)
     law = DataConstrained(fixed=base)
-    fit = fit_law(law, df, law.predict(truth, df), loss="lsq", verbose=False)
+    fit = fit_law(law, df, law.predict(truth, df), objective="lsq", verbose=False)
     assert abs(fit.params["R_D_star"] / 15.4 - 1) < 1e-3
     assert abs(fit.params["R_N_star"] / 5.3 - 1) < 1e-3
     # one epoch of unique data and a model below the optimal size for it: the law is
@@ -192,15 +192,15 @@ def test_huber_resists_an_outlier_that_moves_least_squares():
     df = chinchilla_grid(seed=0, noise=0.003)
     bad = df.copy()
     bad.loc[bad["N"].idxmin(), "loss"] *= 1.5
-    hub = fit_law("chinchilla", bad, "loss", loss="huber", verbose=False)
-    lsq = fit_law("chinchilla", bad, "loss", loss="lsq", verbose=False)
+    hub = fit_law("chinchilla", bad, "loss", objective="huber", verbose=False)
+    lsq = fit_law("chinchilla", bad, "loss", objective="lsq", verbose=False)
     assert abs(hub.params["alpha"] - 0.35) < abs(lsq.params["alpha"] - 0.35)
     assert abs(hub.params["alpha"] - 0.35) < 0.02
 
 
 def test_linear_space_fit_and_named_grid():
     df = chinchilla_grid()
-    lin = fit_law("chinchilla", df, "loss", space="linear", loss="lsq", verbose=False)
+    lin = fit_law("chinchilla", df, "loss", space="linear", objective="lsq", verbose=False)
     assert _rel_err(lin, TRUE_CHIN) < 1e-4
     g = Chinchilla().named_grid("chinchilla-4500")
     assert g.shape == (4500, 5)
@@ -238,12 +238,107 @@ def test_at_bound_is_flagged():
 
 def test_power_law_sign_convention_and_loglog_slope():
     x = np.geomspace(1, 1e4, 9)
-    fit = fit_power_law(x, 2.0 * x ** 0.5, verbose=False)  # increasing curve: alpha < 0
-    assert fit.params["alpha"] == pytest.approx(-0.5, rel=1e-8)
+    # one convention: alpha is a positive magnitude in the direction the law names
+    grow = fit_power_law(x, 2.0 * x ** 0.5, bootstrap=20, verbose=False)
+    assert grow.law.growing and grow.params["alpha"] == pytest.approx(0.5, rel=1e-8)
+    assert grow.settings["direction"].startswith("growing (auto")
+    lo, hi = grow.intervals["alpha"]
+    assert 0 < lo <= 0.5 <= hi
+    fall = fit_power_law(x, 2.0 * x ** -0.3, verbose=False)
+    assert not fall.law.growing and fall.params["alpha"] == pytest.approx(0.3, rel=1e-8)
+    # a declared direction is kept; data going the other way then give a negative alpha
+    forced = fit_power_law(x, 2.0 * x ** 0.5, direction="falling", verbose=False)
+    assert forced.params["alpha"] == pytest.approx(-0.5, rel=1e-8)
+    with pytest.raises(ValueError, match="direction="):
+        fit_power_law(x, x, direction="up")
+    # a slope is signed
     s = loglog_slope(x, 2.0 * x ** -0.3, bootstrap=50)
     assert s.params["slope"] == pytest.approx(-0.3, abs=1e-12)
     assert s.params["intercept"] == pytest.approx(math.log(2.0), abs=1e-12)
     assert s.intervals["slope"][0] == pytest.approx(-0.3, abs=1e-9)
+
+
+def test_growing_power_law_with_offset_round_trips():
+    x = np.geomspace(10, 1e5, 12)
+    fit = fit_power_law(x, 0.5 * x ** 0.4 + 3.0, offset=True, direction="growing", verbose=False)
+    assert fit.converged and fit.params["alpha"] == pytest.approx(0.4, rel=1e-6)
+    back = FitResult.from_json(fit.to_json())
+    assert back.law.growing and back.predict(x) == pytest.approx(fit.predict(x), rel=1e-12)
+
+
+def test_column_mapping_is_one_vocabulary():
+    df = chinchilla_grid().rename(columns={"N": "params", "D": "tokens", "loss": "val_loss"})
+    df["flops"] = 6 * df.params * df.tokens
+    by_map = fit_law("chinchilla", df, columns={"N": "params", "D": "tokens", "loss": "val_loss"},
+                     objective="lsq", verbose=False)
+    by_flops = fit_law("chinchilla", df, columns={"N": "params", "C": "flops", "loss": "val_loss"},
+                       objective="lsq", verbose=False)
+    by_y = fit_law("chinchilla", df.rename(columns={"params": "N", "tokens": "D"}), "val_loss",
+                   objective="lsq", verbose=False)
+    for k in ("E", "A", "B", "alpha", "beta"):
+        assert by_map.params[k] == pytest.approx(by_flops.params[k], rel=1e-6)
+        assert by_map.params[k] == pytest.approx(by_y.params[k], rel=1e-9)
+    assert by_map.settings["columns"]["N"] == "params" and "columns N=params" in by_map.describe_settings()
+    with pytest.raises(ValueError, match="'Q' is not a role of law chinchilla"):
+        fit_law("chinchilla", df, columns={"Q": "params"}, verbose=False)
+    with pytest.raises(FitDataError, match="missing column 'N'"):
+        fit_law("chinchilla", df, columns={"loss": "val_loss"}, verbose=False)
+    with pytest.raises(TypeError, match="loss= is now objective="):
+        fit_law("chinchilla", df, loss="lsq")
+    with pytest.raises(TypeError, match="loss= is now objective="):
+        fit_power_law(df.params, df.val_loss, loss="lsq")
+    table = pd.DataFrame({"batch": np.geomspace(1, 100, 6), "crit": 3 * np.geomspace(1, 100, 6) ** 0.5})
+    pl = fit_power_law(table, columns={"x": "batch", "loss": "crit"}, verbose=False)
+    sl = loglog_slope(table, columns={"x": "batch", "loss": "crit"})
+    assert pl.params["alpha"] == pytest.approx(0.5) and sl.params["slope"] == pytest.approx(0.5)
+
+
+def test_objective_rss_and_rmse_are_named_and_comparable(capsys):
+    df = chinchilla_grid(seed=0, noise=0.01)
+    fit = fit_law("chinchilla", df, objective="lsq")
+    out = capsys.readouterr().out
+    r = fit.residuals_at(fit.params)
+    # the objective minimised is ½·Σr²; peers report Σr²
+    assert fit.objective == pytest.approx(0.5 * np.sum(r ** 2), rel=1e-12)
+    assert fit.stats["rss"] == pytest.approx(2 * fit.objective, rel=1e-12)
+    assert fit.stats["rmse"] == pytest.approx(math.sqrt(fit.stats["rss"] / len(df)), rel=1e-12)
+    assert "objective (½·r² per point, summed)" in out and "RSS (Σr², log space)" in out and "RMSE" in out
+    d = fit.to_dict()
+    assert d["rss"] == fit.stats["rss"] and d["objective_definition"].startswith("½·r² per point")
+    hub = fit_law("chinchilla", df, verbose=False)
+    assert "Huber(δ=0.001)" in hub.goodness() and hub.stats["rss"] > 0
+
+
+def test_objective_at_scores_other_vectors_on_the_fits_data():
+    df = chinchilla_grid(seed=0, noise=0.01)
+    fit = fit_law("chinchilla", df, verbose=False)
+    assert fit.objective_at(fit.params) == pytest.approx(fit.objective, rel=1e-10)
+    other = {**fit.params, "alpha": fit.params["alpha"] * 1.1}
+    assert fit.objective_at(other) > fit.objective
+    assert fit.rss_at(fit.params) == pytest.approx(fit.stats["rss"], rel=1e-10)
+    back = FitResult.from_json(fit.to_json())
+    with pytest.raises(ValueError, match="does not hold its data"):
+        back.objective_at(fit.params)
+
+
+def test_chinchilla_results_carry_a_and_b_with_intervals():
+    df = chinchilla_grid(seed=0, noise=0.01)
+    fit = fit_law("chinchilla", df, bootstrap=30, verbose=False)
+    a, b = fit.params["a"], fit.params["b"]
+    assert a == pytest.approx(exponent_a(fit.params)) and a + b == pytest.approx(1.0)
+    lo, hi = fit.interval("a")
+    assert lo <= a <= hi and fit.interval("b") is not None
+    assert "a" in fit.summary() and fit.law.derived_from("a") == ("alpha", "beta")
+    tied = fit_law("chinchilla", df, tied=True, verbose=False)
+    assert tied.params["a"] == pytest.approx(0.5)
+
+
+def test_results_saved_with_the_old_setting_name_still_load():
+    fit = fit_law("chinchilla", chinchilla_grid(), verbose=False)
+    d = fit.to_dict()
+    d["settings"]["loss"] = d["settings"].pop("objective")
+    back = FitResult.from_dict(d)
+    assert back.settings["objective"] == "huber" and "objective huber" in back.describe_settings()
 
 
 def test_every_choice_is_printed(capsys):
@@ -301,7 +396,7 @@ def test_bad_settings_and_lengths():
     df = chinchilla_grid()
     with pytest.raises(FitDataError, match="mismatched lengths"):
         fit_law("chinchilla", {"N": df.N, "D": df.D}, df.loss[:-1], verbose=False)
-    for kwargs, match in [({"loss": "l1"}, "loss="), ({"reduction": "median"}, "reduction="),
+    for kwargs, match in [({"objective": "l1"}, "objective="), ({"reduction": "median"}, "reduction="),
                           ({"space": "sqrt"}, "space="), ({"huber_delta": -1}, "huber_delta"),
                           ({"bootstrap": -2}, "bootstrap"), ({"starts": "nope"}, "no starting grid")]:
         with pytest.raises(ValueError, match=match):
@@ -349,7 +444,7 @@ def test_published_vector_tests_reject_a_wrong_vector_and_keep_the_truth():
     # the bootstrap calibration regenerates the fit's own resamples: the refits there
     # must be at least as good as the full-data optimum on each resample
     assert likelihood_ratio_test(fit, fit.params, df).p_value == pytest.approx(1.0)
-    lsq = fit_law("chinchilla", df, "loss", loss="lsq", verbose=False)
+    lsq = fit_law("chinchilla", df, "loss", objective="lsq", verbose=False)
     assert likelihood_ratio_test(lsq, wrong, df).rejects(0.05)  # Gaussian calibration
     assert not likelihood_ratio_test(lsq, TRUE_CHIN, df).rejects(0.01)
 
@@ -368,7 +463,7 @@ def test_envelope_approach1_on_synthetic_training_curves():
         for D in np.geomspace(1e8, 3e11, 60):
             rows.append({"run_id": i, "N": N, "C": 6 * N * D,
                          "loss": Chinchilla().predict(TRUE_CHIN, N=[N], D=[D])[0]})
-    res = envelope_approach1(pd.DataFrame(rows), verbose=False)
+    res = envelope_approach1(pd.DataFrame(rows), columns={"run": "run_id"}, verbose=False)
     assert res.a == pytest.approx(exponent_a(TRUE_CHIN), abs=0.05)
 
 

@@ -29,7 +29,7 @@ def runs():
 
 @pytest.fixture(scope="module")
 def refit(runs):
-    return fit_law("chinchilla", runs, "loss", loss="huber", huber_delta=1e-3, reduction="sum",
+    return fit_law("chinchilla", runs, "loss", objective="huber", huber_delta=1e-3, reduction="sum",
                    bootstrap=200, seed=0, verbose=False)
 
 

@@ -36,7 +36,7 @@ def test_a_fit_that_ends_on_a_bound_is_not_converged_and_says_why(capsys):
     assert fit.failure == ["at bound: E (log E at the lower end of its range [-30, 10])"]
     assert fit.message == "not converged: at bound: E (log E at the lower end of its range [-30, 10])"
     out = capsys.readouterr().out
-    assert "· NOT converged: at bound: E (log E at the lower end" in out
+    assert "\n  NOT converged: at bound: E (log E at the lower end" in out
     assert out.count("at bound: E") == 1  # the reason names it; no second flag
     assert "<b>not converged</b>: at bound: E (log E at the lower end" in fit._repr_html_()
     back = FitResult.from_json(fit.to_json())
@@ -55,10 +55,10 @@ class _PowerLawWithZeroOffset(PowerLaw):
 def test_a_declared_legitimate_boundary_does_not_block_convergence():
     x = np.geomspace(1e3, 1e6, 10)
     law = _PowerLawWithZeroOffset()
-    fit = fit_law(law, {"x": x}, 5.0 * x ** -0.2, loss="lsq", verbose=False)
+    fit = fit_law(law, {"x": x}, 5.0 * x ** -0.2, objective="lsq", verbose=False)
     assert fit.converged is True and fit.failure == []
     assert fit.at_bound == ["E"]  # the estimate is still reported as on a bound
-    assert fit.summary().endswith("· converged · at bound: E")
+    assert fit.summary().endswith("\n  converged · at bound: E")
     with pytest.raises(ValueError, match="boundary"):
         Param("E", "log", -1.0, 1.0, (0.0,), boundary=("low",))
 
@@ -96,7 +96,7 @@ def test_exactly_fitted_data_are_at_an_optimum():
     fit = fit_law("chinchilla", df, "loss", verbose=False)
     assert fit.objective < 1e-25
     assert fit.at_optimum is True and fit.converged is True and fit.failure == []
-    lin = fit_law("chinchilla", df, "loss", space="linear", loss="lsq", verbose=False)
+    lin = fit_law("chinchilla", df, "loss", space="linear", objective="lsq", verbose=False)
     assert lin.at_optimum is True and lin.converged is True
 
 
@@ -188,9 +188,10 @@ def test_interval_summary_and_html_for_a_bound_limited_interval():
     assert edited.interval("A") == tuple(edited.intervals["A"])
     text = edited.summary()
     assert "B = " in text and "95% bound-limited" in text and "5.5e+34" not in text
-    assert text.endswith("· converged · bound-limited intervals: B")
+    assert text.endswith("\n  converged · bound-limited intervals: B")
     assert "bound-limited" in edited._repr_html_()
-    assert [r["bound_limited"] for r in edited.table()] == [False, False, True, False, False]
+    # a and b (the compute-optimal exponents) read alpha and beta, not B
+    assert [r["bound_limited"] for r in edited.table()] == [False, False, True, False, False, False, False]
     # a derived quantity over a bound-limited parameter has no interval when it says so
     assert edited.derived(exponent_a, uses=["alpha", "beta"])[1] is not None
     assert edited.derived(lambda p: p["B"], uses=["B"])[1] is None
@@ -209,7 +210,7 @@ def test_a_tied_exponent_inherits_the_flag_of_the_one_it_copies():
     d = json.loads(fit.to_json())
     d["intervals"]["alpha"] = [0.3, 4.0]  # the upper end of alpha's range
     edited = FitResult.from_dict(d)
-    assert edited.bound_limited == ["alpha", "beta"]
+    assert edited.bound_limited == ["alpha", "beta", "a", "b"]
     assert edited.interval("beta") is None
 
 
@@ -237,7 +238,7 @@ def test_old_results_without_reasons_still_load():
     d["converged"] = False
     old = FitResult.from_dict(d)
     assert old.failure == [] and old.message == "not converged: reason not recorded"
-    assert "· NOT converged" in old.summary()
+    assert "\n  NOT converged" in old.summary()
 
 
 def test_status_word_names_the_reason_in_short():

@@ -5,7 +5,8 @@
     scalinglab golden [--papers a,b]        refresh the stored (ci-profile) outputs
     scalinglab golden-check [--papers a,b] [--variants threads,kernels,perturb]
                                             do the stored outputs survive other rounding?
-    scalinglab fit FILE.csv --law chinchilla --n COL --d COL --loss COL [...]
+    scalinglab fit FILE.csv --law chinchilla --N COL --D COL --loss COL [...]
+    scalinglab isoflop FILE.csv --approach 2 --C COL --N COL --loss COL [...]
     scalinglab new-paper ID --title "..."   scaffold a notebook that passes the checks
     scalinglab profiles                     the profiles and their budgets
 """
@@ -17,7 +18,7 @@ import shlex
 import sys
 from typing import Any
 
-from scalinglab.repro.profiles import BUDGET_S, EXECUTORS, PROFILES, ParameterError
+from scalinglab.base.profiles import BUDGET_S, EXECUTORS, PROFILES, ParameterError
 
 # a closed pipe (`scalinglab ... | head -1`) ends every command quietly, with status 141
 from scalinglab.fit.cli import quiet_on_closed_pipe
@@ -116,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit a scaling law to a CSV of runs", add_help=False)
     fit.add_argument("rest", nargs=argparse.REMAINDER)
 
+    iso = sub.add_parser("isoflop", help="compute-optimal exponents from IsoFLOP runs "
+                         "(Hoffmann et al.'s Approaches 1 and 2)", add_help=False)
+    iso.add_argument("rest", nargs=argparse.REMAINDER)
+
     new = sub.add_parser("new-paper", help="scaffold a paper notebook")
     new.add_argument("paper", help="id such as smith2024_topic")
     new.add_argument("--title", required=True)
@@ -138,6 +143,9 @@ def _main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["fit"]:
         from scalinglab.fit.cli import main as fit_main
         return fit_main(argv[1:])
+    if argv[:1] == ["isoflop"]:
+        from scalinglab.fit.isoflop_cli import main as isoflop_main
+        return isoflop_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "reproduce":

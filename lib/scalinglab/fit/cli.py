@@ -1,8 +1,12 @@
 """``scalinglab fit``: fit a scaling law to a CSV of training runs.
 
-    scalinglab fit runs.csv --law chinchilla --n params --d tokens --loss val_loss
-    scalinglab fit runs.csv --law chinchilla --n N --c flops --loss loss --bootstrap 1000 --json
-    scalinglab fit sizes.csv --law power --x N --loss loss --offset
+    scalinglab fit runs.csv --law chinchilla --N params --D tokens --loss val_loss
+    scalinglab fit runs.csv --law chinchilla --N N --C flops --loss loss --bootstrap 1000 --json
+    scalinglab fit sizes.csv --law power --x batch --loss critical_batch --direction growing
+
+The column flags are the roles of ``fit_law``'s ``columns=`` (``--N COL`` is
+``columns={"N": COL}``); ``--objective`` is what is minimised. The lower-case
+``--n``/``--d``/``--c``/``--s``/``--u`` are kept as aliases.
 
 Exit status 0 on success, 2 on bad input (a one-line message on stderr), 141 when the
 reader of stdout went away (``| head -1``), without a traceback.
@@ -39,23 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="CSV file with one row per run")
     p.add_argument("--law", default="chinchilla", choices=sorted(LAW_COLUMNS),
                    help="functional form (default chinchilla: E + A/N^alpha + B/D^beta)")
-    p.add_argument("--loss", required=True, metavar="COL", help="column with the loss (the target)")
-    p.add_argument("--n", metavar="COL", help="column with the parameter count N")
-    p.add_argument("--d", metavar="COL", help="column with the training tokens D")
-    p.add_argument("--c", metavar="COL", help="column with training FLOPs C; D = C/(6N) when --d is absent")
-    p.add_argument("--s", metavar="COL", help="column with training steps S (kaplan-ns)")
-    p.add_argument("--u", metavar="COL", help="column with unique tokens U (data-constrained)")
-    p.add_argument("--x", metavar="COL", help="column with the size axis x (power, bnsl)")
+    add_column_flags(p, ("N", "D", "C", "S", "U", "x"))
     p.add_argument("--offset", action="store_true", help="power: add an irreducible term E")
+    p.add_argument("--direction", default="auto", choices=["auto", "falling", "growing"],
+                   help="power: A·x^(−alpha) (falling) or A·x^alpha (growing); auto picks from the data")
     p.add_argument("--breaks", type=int, default=1, help="bnsl: number of breaks (default 1)")
     p.add_argument("--objective", default="huber", choices=["huber", "lsq"],
-                   help="per-point loss on the residuals (default huber)")
+                   help="what is minimised: Huber or ½·r² per point (default huber)")
     p.add_argument("--huber-delta", type=float, default=1e-3, metavar="D", help="Huber delta (default 1e-3)")
     p.add_argument("--reduction", default="sum", choices=["sum", "mean"])
     p.add_argument("--space", default="log", choices=["log", "linear"],
                    help="residuals of log predictions (default) or raw values")
     p.add_argument("--starts", default="default",
                    help="default | chinchilla-4500 | an integer number of starts")
+    p.add_argument("--optimizer", default="lm", choices=["lm", "scipy"],
+                   help="batched Levenberg-Marquardt + polish (default) or scipy's plain loop")
     p.add_argument("--bootstrap", type=int, default=0, metavar="K", help="bootstrap resamples for intervals")
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--seed", type=int, default=0)
@@ -64,6 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chinchilla: also report the compute-optimal N, D at budget C (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     return p
+
+
+ROLE_FLAGS = {
+    # role: (help, lower-case alias kept from earlier versions)
+    "N": ("column with the parameter count N", "--n"),
+    "D": ("column with the training tokens D", "--d"),
+    "C": ("column with training FLOPs C (the budget); D = C/(6N) when --D is absent", "--c"),
+    "S": ("column with training steps S (kaplan-ns)", "--s"),
+    "U": ("column with unique tokens U (data-constrained)", "--u"),
+    "x": ("column with the size axis x (power, bnsl)", None),
+    "run": ("column naming each training run", None),
+    "loss": ("column with the target (what is fitted; default: the column 'loss')", None),
+}
+
+
+def add_column_flags(p: argparse.ArgumentParser, roles: Sequence[str]) -> None:
+    """``--ROLE COL`` for each role and ``--loss COL``: the CLI's form of ``columns=``."""
+    for role in (*roles, "loss"):
+        text, alias = ROLE_FLAGS[role]
+        names = [f"--{role}"] + ([alias] if alias else [])
+        p.add_argument(*names, dest=f"col_{role}", metavar="COL", help=text)
+
+
+def columns_from(args: argparse.Namespace) -> dict[str, str]:
+    """The ``columns=`` mapping the column flags give."""
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("col_") and v}
 
 
 def _read(path: str):
@@ -82,24 +110,12 @@ def _read(path: str):
     return frame
 
 
-def _data(args, frame):
-    from scalinglab.fit.api import FitDataError, _as_vector, _column
-    need = LAW_COLUMNS[args.law]
-    given = {"N": args.n, "D": args.d, "S": args.s, "U": args.u, "x": args.x}
-    data = {}
-    for col in need:
-        if col == "D" and not args.d and args.c:
-            if not args.n:
-                raise FitDataError("--c needs --n to compute D = C/(6N)")
-            C = _as_vector(args.c, _column(frame, args.c))
-            N = _as_vector(args.n, _column(frame, args.n))
-            data["D"] = C / (6.0 * N)
-            continue
-        if not given[col]:
-            flag = "--" + col.lower()
-            raise FitDataError(f"law {args.law} needs {flag} COL" + (" (or --c COL)" if col == "D" else ""))
-        data[col] = _column(frame, given[col])
-    return data
+def _check_roles(args, columns: dict[str, str]) -> None:
+    """Every role the law needs has a column: given by a flag, or present by its own
+    name in the file (checked later), or D from C."""
+    for role in ("S", "U", "x"):
+        if role in columns and role not in LAW_COLUMNS[args.law]:
+            raise ValueError(f"--{role} is not used by law {args.law} (it needs {', '.join(LAW_COLUMNS[args.law])})")
 
 
 def _starts(value: str):
@@ -139,18 +155,20 @@ def exit_quietly_on_closed_pipe() -> None:
 
 def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    from scalinglab.fit.api import FitDataError, fit_law
+    from scalinglab.fit.api import FitDataError, fit_law, fit_power_law
     try:
+        columns = columns_from(args)
+        _check_roles(args, columns)
         frame = _read(args.file)
-        data = _data(args, frame)
-        options = {"breaks": args.breaks} if args.law == "bnsl" else {}
-        if args.law == "power":
-            options["offset"] = args.offset
-        target = _column_or_error(frame, args.loss)
-        fit = fit_law(args.law, data, target, loss=args.objective, huber_delta=args.huber_delta,
+        common = dict(columns=columns or None, objective=args.objective, huber_delta=args.huber_delta,
                       reduction=args.reduction, space=args.space, starts=_starts(args.starts),
-                      bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs, level=args.level,
-                      verbose=False, **options)
+                      optimizer=args.optimizer, bootstrap=args.bootstrap, seed=args.seed,
+                      n_jobs=args.jobs, level=args.level, verbose=False)
+        if args.law == "power":
+            fit = fit_power_law(frame, offset=args.offset, direction=args.direction, **common)
+        else:
+            options = {"breaks": args.breaks} if args.law == "bnsl" else {}
+            fit = fit_law(args.law, frame, **common, **options)
         optimal = None
         if args.optimal_at:
             from scalinglab.fit.optimal import compute_optimal
@@ -171,11 +189,6 @@ def _main(argv: Sequence[str] | None = None) -> int:
         if optimal is not None:
             print(optimal.frame().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
-
-
-def _column_or_error(frame, name):
-    from scalinglab.fit.api import _as_vector, _column
-    return _as_vector(name, _column(frame, name))
 
 
 if __name__ == "__main__":

@@ -65,21 +65,27 @@ def chi2_test(fit: FitResult, published: Mapping[str, float], names: Sequence[st
     return TestResult("chi-square (bootstrap covariance)", stat, len(names), float(stats.chi2.sf(stat, len(names))))
 
 
-def likelihood_ratio_test(fit: FitResult, published: Mapping[str, float], data: Any, y: Any = "loss",
+def likelihood_ratio_test(fit: FitResult, published: Mapping[str, float], data: Any = None, y: Any = None,
                           calibration: str = "auto") -> TestResult:
     """Compare the published vector with the fit on the fit's data (see the module
-    docstring). ``data``/``y`` must be what the fit was made on (for the bootstrap
-    calibration the resamples are regenerated from the fit's seed)."""
+    docstring). ``data``/``y`` default to the data the fit holds; when given they must
+    be what the fit was made on (for the bootstrap calibration the resamples are
+    regenerated from the fit's seed)."""
     if calibration == "auto":
         calibration = "bootstrap" if fit.samples is not None else "gaussian"
-    X, y_arr = prepare(fit.law, data, y)
+    if data is None:
+        if fit.data is None:
+            raise ValueError("likelihood_ratio_test needs data= for a fit that does not hold its data")
+        X, y_arr = fit.data
+    else:
+        X, y_arr = prepare(fit.law, data, y)
     law = fit.law
     pub = {**fit.params, **{k: float(v) for k, v in published.items()}}
     df = len(law.free)
     if calibration == "gaussian":
         from scalinglab.fit.api import fit_law
         ly = np.log(y_arr)
-        mle = fit_law(law, X, y_arr, loss="lsq", space="log", verbose=False)
+        mle = fit_law(law, X, y_arr, objective="lsq", space="log", verbose=False)
         rss_fit = float(np.sum((np.log(mle.predict(X)) - ly) ** 2))
         rss_pub = float(np.sum((np.log(law.predict(pub, X)) - ly) ** 2))
         stat = float(ly.size * np.log(rss_pub / rss_fit))
@@ -91,7 +97,7 @@ def likelihood_ratio_test(fit: FitResult, published: Mapping[str, float], data: 
     if y_arr.size != fit.n_points:
         raise ValueError(f"the fit was made on {fit.n_points} points, the data given has {y_arr.size}")
     s = fit.settings
-    prob = Problem(law, X, y_arr, s["loss"], s["huber_delta"], s["reduction"], s["space"])
+    prob = Problem(law, X, y_arr, s["objective"], s["huber_delta"], s["reduction"], s["space"])
     idx = law.free_index
     theta_hat = law.from_public(fit.params)[idx]
     stat = float(prob.objective(law.from_public(pub)[idx][None, :])[0] - prob.objective(theta_hat[None, :])[0])
@@ -100,7 +106,7 @@ def likelihood_ratio_test(fit: FitResult, published: Mapping[str, float], data: 
     rows = np.random.default_rng(s["seed"]).integers(0, y_arr.size, size=(K, y_arr.size))
     boot_theta = np.array([law.from_public(p)[idx] for p in fit.bootstrap_params])
     Xb = {c: v[rows] for c, v in X.items()}
-    batch = Problem(law, Xb, y_arr[rows], s["loss"], s["huber_delta"], s["reduction"], s["space"])
+    batch = Problem(law, Xb, y_arr[rows], s["objective"], s["huber_delta"], s["reduction"], s["space"])
     t_star = batch.objective(np.repeat(theta_hat[None, :], K, axis=0)) - batch.objective(boot_theta)
     p = float((1 + np.sum(t_star >= stat)) / (K + 1))
     return TestResult("objective difference (bootstrap-calibrated)", stat, df, p, resamples=K)

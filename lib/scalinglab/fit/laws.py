@@ -285,43 +285,49 @@ def _log_grid(lo: float, hi: float, k: int) -> tuple[float, ...]:
 # Power laws
 # ----------------------------------------------------------------------------------
 class PowerLaw(Law):
-    """y = A * x^(-alpha) [+ E]. alpha > 0 for a decreasing curve; an increasing
-    curve gets a negative alpha."""
+    """y = A·x^(−alpha) [+ E] (falling, the default) or y = A·x^alpha [+ E]
+    (``growing=True``). ``alpha`` is the exponent's magnitude: positive for a curve
+    that goes the way the law says (it may come out negative when the data go the
+    other way; ``fit_power_law`` picks the direction from the data by default)."""
 
     name = "power"
     inputs = ("x",)
 
-    def __init__(self, offset: bool = False, fixed: Mapping[str, float] | None = None):
+    def __init__(self, offset: bool = False, growing: bool = False, fixed: Mapping[str, float] | None = None):
         self.offset = bool(offset)
+        self.growing = bool(growing)
+        # d log(power term) / d alpha per unit of log x: -1 falling, +1 growing
+        self.sign = 1.0 if self.growing else -1.0
         self._params = (
             Param("A", "log", -80.0, 80.0, (0.0,)),
             Param("alpha", "id", -10.0, 10.0, (0.05, 0.2, 0.5, 1.0)),
         ) + ((Param("E", "log", -30.0, 10.0, (-3.0, -1.0, 0.0, 1.0)),) if self.offset else ())
         self.linear = ("A", "E") if self.offset else ()
-        self.formula = "A·x^(−alpha) + E" if self.offset else "A·x^(−alpha)"
+        power = "A·x^alpha" if self.growing else "A·x^(−alpha)"
+        self.formula = power + (" + E" if self.offset else "")
         super().__init__(fixed)
 
     def _options(self):
-        return {"offset": self.offset}
+        return {"offset": self.offset, **({"growing": True} if self.growing else {})}
 
     def _log_predict(self, theta, X):
         lx = np.log(X["x"])
-        power = theta[:, 0:1] - theta[:, 1:2] * lx
+        power = theta[:, 0:1] + self.sign * theta[:, 1:2] * lx
         if not self.offset:
             return power + 0.0 * lx  # (+ 0 * lx broadcasts to (S, n) when x is (S, n))
         return _lse(power, theta[:, 2:3] + 0.0 * lx)
 
     def _log_jacobian(self, theta, X):
         lx = np.log(X["x"])
-        power = theta[:, 0:1] - theta[:, 1:2] * lx
+        power = theta[:, 0:1] + self.sign * theta[:, 1:2] * lx
         if not self.offset:
             f = power + 0.0 * lx
-            jac = np.stack([np.ones_like(f), -lx + 0.0 * f], axis=-1)
+            jac = np.stack([np.ones_like(f), self.sign * lx + 0.0 * f], axis=-1)
             return f, jac
         e = theta[:, 2:3] + 0.0 * lx
         w_pow, w_e = _softmax(power, e)
         f = _lse(power, e)
-        return f, np.stack([w_pow, -w_pow * lx, w_e], axis=-1)
+        return f, np.stack([w_pow, self.sign * w_pow * lx, w_e], axis=-1)
 
     def data_grid(self, X, y):
         lx = np.log(X["x"])
@@ -332,7 +338,7 @@ class PowerLaw(Law):
         for frac in fractions:
             E = frac * y.min()
             slope, intercept = np.polyfit(lx, np.log(y - E), 1)
-            row = [intercept, -slope]
+            row = [intercept, self.sign * slope]
             if self.offset:
                 row.append(math.log(max(E, y.min() * 1e-6)))
             starts.append(row)
@@ -347,7 +353,7 @@ class PowerLaw(Law):
     def vp_basis(self, nonlinear, X):
         lx = np.log(X["x"])
         alpha = nonlinear[:, 0:1]
-        return np.stack([np.exp(-alpha * lx), np.ones_like(alpha * lx)], axis=-1)
+        return np.stack([np.exp(self.sign * alpha * lx), np.ones_like(alpha * lx)], axis=-1)
 
     def vp_assemble(self, nonlinear, coefs):
         return np.column_stack([np.log(coefs[:, 0]), nonlinear[:, 0], np.log(coefs[:, 1])])
@@ -499,9 +505,16 @@ class Chinchilla(Law):
         return {"tied": self.tied}
 
     def _derived(self, public):
-        return {"beta": public["alpha"]} if self.tied else {}
+        # the compute-optimal exponents N_opt ∝ C^a, D_opt ∝ C^b (Hoffmann et al. 2022, Eq. 4)
+        alpha = public["alpha"]
+        beta = alpha if self.tied else public["beta"]
+        total = alpha + beta
+        ab = ({"a": beta / total, "b": alpha / total} if total > 0 else {"a": math.nan, "b": math.nan})
+        return ({"beta": alpha} if self.tied else {}) | ab
 
     def derived_from(self, name):
+        if name in ("a", "b"):
+            return ("alpha",) if self.tied else ("alpha", "beta")
         return ("alpha",) if (self.tied and name == "beta") else super().derived_from(name)
 
     def _terms(self, theta, X):

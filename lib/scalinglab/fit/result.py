@@ -75,6 +75,14 @@ class FitResult:
     at_optimum: bool | None = None
     # Why the fit is not converged (see the class docstring); empty when it is.
     failure: list[str] = field(default_factory=list)
+    # The (inputs, target) arrays the fit was made on, for ``objective_at``; not saved
+    # in JSON (a result read back from JSON cannot score new vectors).
+    data: tuple[dict[str, np.ndarray], np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        # results saved before the objective was called so read "loss" for it
+        if "objective" not in self.settings and "loss" in self.settings:
+            self.settings["objective"] = self.settings.pop("loss")
 
     # -- identification --------------------------------------------------------------
     @property
@@ -91,7 +99,42 @@ class FitResult:
     def estimate(self, name: str) -> float | None:
         """The fitted value of ``name``, or None when the data do not identify it."""
         self._check_name(name)
-        return None if name in self.not_identified else self.params[name]
+        return None if name in self._unidentified_names() else self.params[name]
+
+    def _unidentified_names(self) -> set[str]:
+        """Not-identified parameters and the derived quantities that depend on one."""
+        out = set(self.not_identified)
+        if out:
+            out |= {n for n in self.params if n not in self.law.names and set(self.law.derived_from(n)) & out}
+        return out
+
+    # -- scoring other parameter vectors ---------------------------------------------
+    def _problem(self):
+        if self.data is None:
+            raise ValueError("this result does not hold its data (read from JSON?); refit to score "
+                             "other parameter vectors")
+        s = self.settings
+        X, y = self.data
+        return engine.Problem(self.law, X, y, s["objective"], s["huber_delta"], s["reduction"], s["space"])
+
+    def objective_at(self, params: Mapping[str, float]) -> float:
+        """The fit's objective, as it was minimised (same data, objective, reduction and
+        space), at another parameter vector, e.g. a paper's published one. Fixed
+        parameters may be omitted; derived quantities are ignored."""
+        prob = self._problem()
+        theta = self.law.from_public(params)[self.law.free_index]
+        return float(prob.objective(theta[None, :])[0])
+
+    def residuals_at(self, params: Mapping[str, float]) -> np.ndarray:
+        """Residuals (prediction minus target, in the fit's space) at ``params``."""
+        prob = self._problem()
+        theta = self.law.from_public(params)[self.law.free_index]
+        return prob.residuals(theta[None, :])[0]
+
+    def rss_at(self, params: Mapping[str, float]) -> float:
+        """The residual sum of squares Σr² at ``params`` (comparable across tools)."""
+        r = self.residuals_at(params)
+        return float(np.sum(r * r))
 
     def _check_name(self, name: str) -> None:
         if name not in self.params and name not in self.intervals:
@@ -214,15 +257,31 @@ class FitResult:
     # -- display --------------------------------------------------------------------
     def describe_settings(self) -> str:
         s = self.settings
-        loss = s["loss"] if s["loss"] == "lsq" else f"huber(delta={s['huber_delta']:g})"
-        parts = [f"law {s['law']} [{s.get('formula', '')}]", f"loss {loss}",
+        objective = s["objective"] if s["objective"] == "lsq" else f"huber(delta={s['huber_delta']:g})"
+        parts = [f"law {s['law']} [{s.get('formula', '')}]", f"objective {objective}",
                  f"reduction {s['reduction']}", f"space {s['space']}",
                  f"starts {s['starts']}", f"optimizer {s['optimizer']}",
                  f"bootstrap {s['bootstrap']}" + (f" (seed {s['seed']})" if s["bootstrap"] else ""),
                  f"points {self.n_points}"]
+        if "direction" in s:
+            parts.insert(1, f"direction {s['direction']}")
+        if s.get("columns"):
+            parts.append("columns " + ", ".join(f"{k}={v}" for k, v in s["columns"].items()))
         if self.law.fixed:
             parts.append("fixed " + ", ".join(f"{k}={_sig(v)}" for k, v in self.law.fixed.items()))
         return " · ".join(parts)
+
+    def goodness(self, digits: int = 4) -> str:
+        """The objective as minimised, then the residual sum of squares and RMSE, named
+        as such (peers usually report Σr², twice a least-squares objective of ½·Σr²)."""
+        s = self.settings
+        per_point = "½·r²" if s["objective"] == "lsq" else f"Huber(δ={s['huber_delta']:g})"
+        how = "summed" if s["reduction"] == "sum" else "averaged"
+        out = f"objective ({per_point} per point, {how}) = {_sig(self.objective, digits)}"
+        if "rss" in self.stats:
+            out += (f" · RSS (Σr², {s['space']} space) = {_sig(self.stats['rss'], digits)}"
+                    f" · RMSE = {_sig(self.stats['rmse'], digits)}")
+        return out
 
     def table(self) -> list[dict[str, Any]]:
         """One row per parameter: value, raw interval ends (lo, hi), and the flags fixed,
@@ -254,7 +313,7 @@ class FitResult:
     def summary(self, digits: int = 4) -> str:
         lines = [self.describe_settings()]
         pct = f"{self.level:.0%}"
-        unidentified = set(self.not_identified)
+        unidentified = self._unidentified_names()
         for row in self.table():
             if row["parameter"] in unidentified:
                 lines.append(f"  {row['parameter']:>10s} = not identified (its resamples run to a bound of its range)")
@@ -270,7 +329,8 @@ class FitResult:
             if row["at_bound"]:
                 txt += "   (at bound)"
             lines.append(txt)
-        lines.append(f"  objective {self.settings['reduction']} = {_sig(self.objective, digits)} · {self.flags()}")
+        lines.append(f"  {self.goodness(digits)}")
+        lines.append(f"  {self.flags()}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -284,7 +344,7 @@ class FitResult:
         pct = f"{self.level:.0%}"
         head = f"<tr><th>parameter</th><th>value</th><th>{pct} interval</th><th></th></tr>"
         body = []
-        unidentified = set(self.not_identified)
+        unidentified = self._unidentified_names()
         for row in self.table():
             if row["parameter"] in unidentified:
                 body.append(f"<tr><td>{html.escape(row['parameter'])}</td><td>not identified</td>"
@@ -300,7 +360,7 @@ class FitResult:
             flags = flags.replace("NOT converged", "<b>not converged</b>", 1)
         return (f"<div><p><code>{html.escape(self.describe_settings())}</code></p>"
                 f"<table>{head}{''.join(body)}</table>"
-                f"<p>objective ({self.settings['reduction']}) = {_sig(self.objective)} · {flags}</p></div>")
+                f"<p>{html.escape(self.goodness())}<br>{flags}</p></div>")
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self, include_samples: bool = True) -> dict[str, Any]:
@@ -309,6 +369,9 @@ class FitResult:
             "params": self.params,
             "intervals": {k: list(v) for k, v in self.intervals.items()},
             "objective": self.objective,
+            "objective_definition": self.settings.get("objective_definition"),
+            "rss": self.stats.get("rss"),
+            "rmse": self.stats.get("rmse"),
             "converged": self.converged,
             "at_bound": list(self.at_bound),
             "settings": self.settings,
