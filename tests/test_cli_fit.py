@@ -125,7 +125,7 @@ def test_column_flags_are_the_roles_of_columns(runs_csv, capsys):
     assert upper["params"]["a"] == pytest.approx(TRUTH["beta"] / (TRUTH["alpha"] + TRUTH["beta"]), rel=1e-4)
     assert main([str(runs_csv), "--N", "params", "--C", "flops", "--loss", "val_loss", "--objective", "lsq"]) == 0
     out = capsys.readouterr().out
-    assert "objective (½·r² per point, summed)" in out and "RSS (Σr², log space)" in out
+    assert "(½·r² per point, summed) · RSS (Σr², log space)" in out and "RSS (Σr², log space)" in out
 
 
 def test_a_growing_power_law_reports_a_positive_exponent(tmp_path, capsys):

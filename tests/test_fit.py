@@ -302,7 +302,7 @@ def test_objective_rss_and_rmse_are_named_and_comparable(capsys):
     assert fit.objective == pytest.approx(0.5 * np.sum(r ** 2), rel=1e-12)
     assert fit.stats["rss"] == pytest.approx(2 * fit.objective, rel=1e-12)
     assert fit.stats["rmse"] == pytest.approx(math.sqrt(fit.stats["rss"] / len(df)), rel=1e-12)
-    assert "objective (½·r² per point, summed)" in out and "RSS (Σr², log space)" in out and "RMSE" in out
+    assert "(½·r² per point, summed) · RSS (Σr², log space)" in out and "RSS (Σr², log space)" in out and "RMSE" in out
     d = fit.to_dict()
     assert d["rss"] == fit.stats["rss"] and d["objective_definition"].startswith("½·r² per point")
     hub = fit_law("chinchilla", df, verbose=False)
@@ -533,3 +533,10 @@ def test_an_optimiser_stopped_early_is_not_at_an_optimum():
     good = fit_law("chinchilla", df, "loss", verbose=False)
     assert good.at_optimum is True and good.converged
     assert type(good).from_json(good.to_json()).at_optimum is True
+
+
+def test_json_names_the_intervals_that_are_not_results():
+    fit = fit_law("chinchilla", chinchilla_grid(seed=0, noise=0.01), bootstrap=20, verbose=False)
+    d = fit.to_dict()
+    assert d["bound_limited"] == fit.bound_limited and d["not_identified"] == []
+    assert "(derived: beta/(alpha+beta), N_opt ∝ C^a)" in fit.summary()

@@ -34,7 +34,8 @@ def test_parameter_table_puts_vectors_side_by_side(fit):
     assert list(table.columns) == ["ours", "ours 95%", "ours SE", "published", "published SE"]
     assert table.loc["alpha", "ours"] == f"{fit.params['alpha']:.4g}"
     assert table.loc["alpha", "published SE"] == "0.02" and table.loc["E", "published SE"] == ""
-    assert table.loc["a", "published"] == "—"  # the published dict has no a
+    # a published vector gets the quantities the fit's law derives from it
+    assert table.loc["a", "published"] == f"{0.28 / (0.34 + 0.28):.4g}"
     objective_row = table.loc["objective (huber, sum)"]
     assert objective_row["ours"] == f"{fit.objective:.4g}"
     assert float(objective_row["published"]) > fit.objective

@@ -94,7 +94,7 @@ def test_every_page_is_built(site):
     html = site["html"]
     expected = ["index.html", "smoke.html", "catalogue.html", "papers/index.html",
                 "methods/index.html", "methods/profiles.html", "methods/run-cache.html",
-                "methods/fitters.html", "methods/claims.html", "methods/adding-a-paper.html",
+                "methods/fitters.html", "methods/fit-your-own-runs.html", "methods/claims.html", "methods/adding-a-paper.html",
                 "methods/guides/cluster.html", "methods/guides/notes.html"]
     expected += [f"papers/{paper}.html" for paper in RECORDED]
     missing = [name for name in expected if not (html / name).is_file()]

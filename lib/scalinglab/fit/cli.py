@@ -183,10 +183,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
         if optimal is not None:
             out["optimal"] = optimal.frame().to_dict(orient="records")
         from scalinglab.fit.result import _jsonable
-        print(json.dumps(_jsonable(out), indent=2))
+        print(json.dumps(_jsonable(out), indent=2, ensure_ascii=False))
     else:
         print(fit.summary())
         if optimal is not None:
+            level = f"{fit.level:.0%}"
+            print(f"compute-optimal allocation ({optimal.method}; loss: the law's prediction at the optimum"
+                  + (f"; _lo/_hi: {level} bootstrap bounds)" if optimal.intervals else ")"))
             print(optimal.frame().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 

@@ -187,6 +187,10 @@ class Law:
         unless a law says otherwise."""
         return self.free
 
+    def derived_note(self, name: str) -> str:
+        """What a derived quantity is, in a few words (printed beside it)."""
+        return "derived"
+
     # -- predictions ----------------------------------------------------------------
     def log_predict(self, theta_full: np.ndarray, X: Mapping[str, np.ndarray]) -> np.ndarray:
         """log of the prediction, shape (S, n), for internal vectors (S, P).
@@ -511,6 +515,10 @@ class Chinchilla(Law):
         total = alpha + beta
         ab = ({"a": beta / total, "b": alpha / total} if total > 0 else {"a": math.nan, "b": math.nan})
         return ({"beta": alpha} if self.tied else {}) | ab
+
+    def derived_note(self, name):
+        return {"a": "derived: beta/(alpha+beta), N_opt ∝ C^a", "b": "derived: alpha/(alpha+beta), D_opt ∝ C^b",
+                "beta": "tied to alpha"}.get(name, "derived")
 
     def derived_from(self, name):
         if name in ("a", "b"):

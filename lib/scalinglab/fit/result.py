@@ -277,7 +277,7 @@ class FitResult:
         s = self.settings
         per_point = "½·r²" if s["objective"] == "lsq" else f"Huber(δ={s['huber_delta']:g})"
         how = "summed" if s["reduction"] == "sum" else "averaged"
-        out = f"objective ({per_point} per point, {how}) = {_sig(self.objective, digits)}"
+        out = f"objective = {_sig(self.objective, digits)} ({per_point} per point, {how})"
         if "rss" in self.stats:
             out += (f" · RSS (Σr², {s['space']} space) = {_sig(self.stats['rss'], digits)}"
                     f" · RMSE = {_sig(self.stats['rmse'], digits)}")
@@ -328,6 +328,8 @@ class FitResult:
                 txt += "   (fixed)"
             if row["at_bound"]:
                 txt += "   (at bound)"
+            if row["parameter"] not in self.law.names:
+                txt += f"   ({self.law.derived_note(row['parameter'])})"
             lines.append(txt)
         lines.append(f"  {self.goodness(digits)}")
         lines.append(f"  {self.flags()}")
@@ -381,6 +383,10 @@ class FitResult:
             "bound_share": self.bound_share,
             "at_optimum": self.at_optimum,
             "failure": list(self.failure),
+            # intervals above are the raw percentiles; these name the ones that are not
+            # results (set by a bound of the range, or a parameter the data do not pin down)
+            "bound_limited": self.bound_limited,
+            "not_identified": sorted(self._unidentified_names()),
             "sample_names": list(self.sample_names),
             "samples": self.samples.tolist() if (include_samples and self.samples is not None) else None,
         }

@@ -51,6 +51,15 @@ def bootstrap_se(fit: FitResult, name: str) -> float | None:
     return float(np.std(col, ddof=1)) if col.size > 1 else None
 
 
+def _with_derived(params: Mapping[str, float], sources: Mapping[str, Any]) -> dict[str, float]:
+    """A published vector with the quantities a fit's law derives from it (a and b of a
+    Chinchilla vector), when some source is a fit of a law the vector is complete for."""
+    law = next((s.law for s in sources.values() if isinstance(s, FitResult)), None)
+    if law is None or any(n not in params and n not in law.fixed for n in law.names):
+        return dict(params)
+    return {**law.to_public(law.from_public(params)), **params}
+
+
 def parameter_table(sources: Mapping[str, Any], *, names: Sequence[str] | None = None,
                     se: Mapping[str, Mapping[str, float]] | None = None,
                     objective_on: FitResult | None = None, show_se: bool = False,
@@ -83,7 +92,7 @@ def parameter_table(sources: Mapping[str, Any], *, names: Sequence[str] | None =
                     continue
                 vals.append(_fmt(src.params[n], digits))
                 ivs.append("" if src.samples is None or n in src.law.fixed
-                           else _interval_text(src.interval(n), digits - 1))
+                           else _interval_text(src.interval(n), digits))
                 ses.append(_fmt(bootstrap_se(src, n), 2) if src.samples is not None else "")
             columns[label] = vals
             if src.samples is not None:
@@ -91,7 +100,7 @@ def parameter_table(sources: Mapping[str, Any], *, names: Sequence[str] | None =
                 if show_se:
                     columns[f"{label} SE"] = ses
         else:
-            columns[label] = [_fmt(src.get(n), digits) for n in names]
+            columns[label] = [_fmt(_with_derived(src, sources).get(n), digits) for n in names]
         if label in se:
             columns[f"{label} SE"] = [_fmt(se[label].get(n), 3) if n in se[label] else "" for n in names]
     table = pd.DataFrame(columns, index=pd.Index(list(names), name="parameter"))

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalinglab.repro.paths import project_root
+from scalinglab.base.paths import project_root
 from scalinglab.site import pages as P
 from scalinglab.site.catalogue import Paper, by_id, load_catalogue, with_record
 from scalinglab.site.exponents import draw_exponent_plot, exponent_points
@@ -104,7 +104,7 @@ def _title_of(path: Path) -> str:
 
 
 def _profiles_table() -> str:
-    from scalinglab.repro.profiles import BUDGET_S, PROFILES
+    from scalinglab.base.profiles import BUDGET_S, PROFILES
     where = {"ci": "any CPU, deterministic (one thread, fixed seeds)",
              "cpu": "a laptop or 2-core CPU", "gpu": "one GPU"}
     used = {"ci": "nbval, the notebooks' stored outputs, `make test`",
@@ -144,6 +144,22 @@ def _laws_table() -> str:
                     f"{f' ({cell(source)})' if source else ''} | "
                     f"{', '.join(f'`{p}`' for p in law.names)} | {', '.join(f'`{c}`' for c in law.inputs)} |")
     return "\n".join(rows) + "\n"
+
+
+# where the "Fit your own runs" page (site/methods/fit-your-own-runs.md) finds its
+# example CSV and the outputs of its examples, under the source's _generated/
+FIT_EXAMPLES_DIR = "fit-your-own-runs"
+
+
+def _fit_examples() -> dict[str, str]:
+    """The example CSV and the outputs of the page's commands, run now (a few seconds):
+    the page shows what the fitting code prints today. A failing example fails the build
+    (SiteBuildError) rather than show a broken example."""
+    from scalinglab.site.examples import ExampleError, fit_examples
+    try:
+        return fit_examples()
+    except ExampleError as exc:
+        raise SiteBuildError(f"an example of methods/fit-your-own-runs failed:\n{exc}") from None
 
 
 def _claims_for(paper: str, claims_file: str, run: Run) -> Claims | None:
@@ -199,6 +215,9 @@ def generate_source(record: Run | None, catalogue: list[Paper], source: Path, *,
             _copy_file(src, source / "_static" / "mathjax" / part, written)
     _write(source / "_generated" / "profiles_table.md", _profiles_table(), written)
     _write(source / "_generated" / "laws_table.md", _laws_table(), written)
+    if (config_dir / "methods" / f"{FIT_EXAMPLES_DIR}.md").exists():
+        for name, text in _fit_examples().items():
+            _write(source / "_generated" / FIT_EXAMPLES_DIR / name, text, written)
     guides = sorted(Path(docs_dir).glob("*.md")) if docs_dir and Path(docs_dir).is_dir() else []
     for doc in guides:
         _write(source / "methods" / "guides" / doc.name, _docs_page(doc), written)
