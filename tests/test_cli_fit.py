@@ -142,3 +142,17 @@ def test_a_role_the_law_does_not_use_is_a_one_line_error(runs_csv, capsys):
     assert main([str(runs_csv), "--x", "params", "--loss", "val_loss"]) == 2
     err = capsys.readouterr().err
     assert "--x is not used by law chinchilla" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_fit_command_loads_only_what_a_fit_needs(runs_csv):
+    """``scalinglab fit`` starts fast (benchmarks/bench_cli.py measures it): a fit from the
+    command line loads no notebook machinery, plotting, torch or scipy.stats."""
+    code = ("import sys; from scalinglab.cli import main\n"
+            f"rc = main(['fit', {str(runs_csv)!r}, '--N', 'params', '--D', 'tokens', '--loss', 'val_loss'])\n"
+            "heavy = sorted({m.split('.')[0] if not m.startswith(('scipy.stats', 'scalinglab.repro')) else m\n"
+            "                for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib')\n"
+            "                or m.startswith(('scipy.stats', 'scalinglab.repro', 'scalinglab.site'))})\n"
+            "print('HEAVY', rc, heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    last = out.stdout.strip().splitlines()[-1]
+    assert last == "HEAVY 0 []", out.stderr[-2000:] or last
