@@ -188,8 +188,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         print(fit.summary())
         if optimal is not None:
             level = f"{fit.level:.0%}"
-            print(f"compute-optimal allocation ({optimal.method}; loss: the law's prediction at the optimum"
-                  + (f"; _lo/_hi: {level} bootstrap bounds)" if optimal.intervals else ")"))
+            print(f"compute-optimal allocation: {optimal.method} · loss: the law's prediction at the optimum"
+                  + (f" · _lo/_hi: {level} bootstrap bounds" if optimal.intervals else ""))
             print(optimal.frame().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
