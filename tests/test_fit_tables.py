@@ -71,3 +71,22 @@ def test_bad_sources_are_one_line_errors(sources, match):
 def test_se_for_an_unknown_source_is_an_error(fit):
     with pytest.raises(ValueError, match="not among the sources"):
         parameter_table({"ours": fit}, se={"Epoch": {"E": 0.1}})
+
+
+def test_allocation_intervals_are_results_only_where_the_parameters_are(fit):
+    alloc = compute_optimal(fit, [1e21, 1e23])
+    assert alloc.bound_limited == [] and alloc.interval("tokens_per_param", 1) == alloc.intervals["tokens_per_param"][1]
+    edited = type(fit).from_dict({**fit.to_dict(), "intervals": {**{k: list(v) for k, v in fit.intervals.items()},
+                                                                  "B": [fit.params["B"], np.exp(80.0)]}})
+    limited = compute_optimal(edited, [1e21])
+    assert limited.bound_limited == ["B"] and limited.interval("N_opt") is None
+    assert compute_optimal(PUBLISHED, [1e21]).interval("loss") is None  # no bootstrap
+    with pytest.raises(KeyError, match="not one of"):
+        alloc.interval("tokens")
+
+
+def test_an_interval_at_another_level(fit):
+    lo80, hi80 = fit.interval("a", level=0.8)
+    lo95, hi95 = fit.interval("a")
+    assert lo95 <= lo80 <= fit.params["a"] <= hi80 <= hi95
+    assert fit.interval("a", level=0.95) == (lo95, hi95)

@@ -88,6 +88,19 @@ class Allocation:
     loss: np.ndarray
     intervals: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     method: str = ""
+    # the fit's parameters this allocation reads whose intervals are bound-limited: the
+    # allocation's intervals are then set by a range, not by the data
+    bound_limited: list[str] = field(default_factory=list)
+
+    def interval(self, name: str, j: int = 0) -> tuple[float, float] | None:
+        """The bootstrap interval of ``name`` (N_opt, D_opt, tokens_per_param, loss) at
+        the j-th budget when it is a result: None without a bootstrap and where a
+        parameter the allocation reads is bound-limited (``bound_limited``)."""
+        if name not in ("N_opt", "D_opt", "tokens_per_param", "loss"):
+            raise KeyError(f"{name!r} is not one of N_opt, D_opt, tokens_per_param, loss")
+        if not self.intervals or self.bound_limited:
+            return None
+        return self.intervals[name][j]
 
     def frame(self):
         import pandas as pd
@@ -133,6 +146,8 @@ def compute_optimal(fit: "FitResult | Mapping[str, float]", C: Any, *, law: Law 
     N, D, L = solve(params)
     alloc = Allocation(C=Cs, N_opt=N, D_opt=D, tokens_per_param=D / N, loss=L,
                        method="closed form (Hoffmann Eq. 4)" if closed else "numeric along flops(N, D) = C")
+    if isinstance(fit, FitResult):
+        alloc.bound_limited = [n for n in fit.bound_limited if n in law.free]
     if samples:
         q = 100 * (1 - level) / 2
         boot = [solve(p) for p in samples]

@@ -192,16 +192,24 @@ class FitResult:
                 out.append(name)
         return out
 
-    def interval(self, name: str) -> tuple[float, float] | None:
+    def interval(self, name: str, level: float | None = None) -> tuple[float, float] | None:
         """The bootstrap interval of ``name`` when it is a result: None without a
         bootstrap, for a fixed parameter, and for a bound-limited interval (see
         ``bound_limited``), which notebooks must not print as numbers. ``intervals``
-        keeps the raw percentiles."""
+        keeps the raw percentiles. ``level``: another level than the fit's (a
+        percentile interval of the same resamples)."""
         self._check_name(name)
         iv = self.intervals.get(name)
         if iv is None or name in self.bound_limited:
             return None
-        return (float(iv[0]), float(iv[1]))
+        if level is None or level == self.level:
+            return (float(iv[0]), float(iv[1]))
+        if not 0 < level < 1:
+            raise ValueError(f"level={level!r} must be between 0 and 1")
+        col = self.samples[:, self.sample_names.index(name)]
+        col = col[np.isfinite(col)]
+        q = 100 * (1 - level) / 2
+        return (float(np.percentile(col, q)), float(np.percentile(col, 100 - q)))
 
     # -- use ------------------------------------------------------------------------
     def predict(self, data: Any = None, **columns) -> np.ndarray:

@@ -127,17 +127,13 @@ def allocation_table(sources: Mapping[str, Any], C: Any, *, law: Law | None = No
     for label, src in sources.items():
         if isinstance(src, FitResult):
             alloc = compute_optimal(src, budgets, flops_per_token=flops_per_token)
-            reads = set(src.law.free) & {"A", "B", "alpha", "beta"}
-            iv_ok = not (reads & set(src.bound_limited))
         else:
             alloc = compute_optimal(src, budgets, law=law, flops_per_token=flops_per_token)
-            iv_ok = False
         for j, c in enumerate(budgets):
             row = {"fit": label, "C (FLOPs)": f"{c:.{digits}g}", "N_opt": _fmt(alloc.N_opt[j], digits),
                    "D_opt": _fmt(alloc.D_opt[j], digits), "tokens/param": _fmt(alloc.tokens_per_param[j], digits)}
             if isinstance(src, FitResult) and alloc.intervals:
-                iv = alloc.intervals["tokens_per_param"][j] if iv_ok else None
-                row[f"tokens/param {src.level:.0%}"] = _interval_text(iv, digits)
+                row[f"tokens/param {src.level:.0%}"] = _interval_text(alloc.interval("tokens_per_param", j), digits)
             rows.append(row)
     return pd.DataFrame(rows).fillna("").set_index(["fit", "C (FLOPs)"])
 
