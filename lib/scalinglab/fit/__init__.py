@@ -25,7 +25,7 @@ _WHERE = {
     "ExtrapolationResult": "extrapolation", "extrapolation_check": "extrapolation", "rmsle": "extrapolation",
     "TestResult": "hypothesis", "chi2_test": "hypothesis", "likelihood_ratio_test": "hypothesis",
     "IsoFlopResult": "isoflop", "envelope_approach1": "isoflop", "isoflop_approach2": "isoflop",
-    "isoflop_minimum": "isoflop", "parabola_vertex": "isoflop",
+    "isoflop_minimum": "isoflop", "parabola_vertex": "isoflop", "Vertex": "isoflop",
     "Law": "laws", "PowerLaw": "laws", "KaplanN": "laws", "KaplanD": "laws", "KaplanND": "laws",
     "KaplanNS": "laws", "Chinchilla": "laws", "DataConstrained": "laws", "BrokenPowerLaw": "laws",
     "LogLogLine": "laws", "get_law": "laws",
