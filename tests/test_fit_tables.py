@@ -90,3 +90,12 @@ def test_an_interval_at_another_level(fit):
     lo95, hi95 = fit.interval("a")
     assert lo95 <= lo80 <= fit.params["a"] <= hi80 <= hi95
     assert fit.interval("a", level=0.95) == (lo95, hi95)
+
+
+def test_a_bound_limited_irreducible_loss_leaves_the_optimum_intervals_standing(fit):
+    edited = type(fit).from_dict({**fit.to_dict(), "intervals": {**{k: list(v) for k, v in fit.intervals.items()},
+                                                                  "E": [np.exp(-12.0), fit.params["E"]]}})
+    alloc = compute_optimal(edited, [1e21])
+    assert alloc.bound_limited == ["E"]
+    assert alloc.interval("tokens_per_param") is not None and alloc.interval("N_opt") is not None
+    assert alloc.interval("loss") is None

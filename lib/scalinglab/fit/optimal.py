@@ -88,17 +88,20 @@ class Allocation:
     loss: np.ndarray
     intervals: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     method: str = ""
-    # the fit's parameters this allocation reads whose intervals are bound-limited: the
-    # allocation's intervals are then set by a range, not by the data
+    # the fit's free parameters whose intervals are bound-limited: an interval of the
+    # allocation that reads one of them is set by a range, not by the data
     bound_limited: list[str] = field(default_factory=list)
 
     def interval(self, name: str, j: int = 0) -> tuple[float, float] | None:
         """The bootstrap interval of ``name`` (N_opt, D_opt, tokens_per_param, loss) at
         the j-th budget when it is a result: None without a bootstrap and where a
-        parameter the allocation reads is bound-limited (``bound_limited``)."""
+        parameter it reads is bound-limited (``bound_limited``). The irreducible loss E
+        is additive in every law of N and D here, so it moves the optimal loss but not
+        where the optimum is: N_opt, D_opt and tokens_per_param do not read it."""
         if name not in ("N_opt", "D_opt", "tokens_per_param", "loss"):
             raise KeyError(f"{name!r} is not one of N_opt, D_opt, tokens_per_param, loss")
-        if not self.intervals or self.bound_limited:
+        reads = set(self.bound_limited) - ({"E"} if name != "loss" else set())
+        if not self.intervals or reads:
             return None
         return self.intervals[name][j]
 

@@ -185,7 +185,7 @@ def _notebook(paper: str, title: str, i: int, claims: list[dict[str, Any]], fail
               [], 2, ["injected-parameters"]),
         _code("run = sl.start(...)\nrun", [_stream(f"{paper} · profile {profile} · device cpu · seed 0\n")], 3),
         _md("## Fit\n\nThe fit prints its choices."),
-        _code("fit = fit_power_law(x, y)", [_stream("fit power: A·x^(−alpha) · 12 points · loss lsq\n")], 4),
+        _code("fit = fit_power_law(x, y)", [_stream("fit power: A·x^(−alpha) · 12 points · objective lsq\n")], 4),
         _code("table", [{"output_type": "execute_result", "execution_count": 5, "metadata": {},
                          "data": {"text/html": _table_html([("tiny", 3.1415, 0.0761, 12),
                                                             ("small", 2.5, 0.081, 8)]),
