@@ -72,10 +72,6 @@ def _as_vector(name: str, values: Any) -> np.ndarray:
     return arr
 
 
-ROLE_HELP = {"N": "parameters", "D": "training tokens", "C": "training FLOPs", "S": "steps",
-             "U": "unique tokens", "x": "the size axis", "loss": "the target"}
-
-
 def check_columns(columns: Mapping[str, str] | None, roles: Sequence[str], where: str) -> dict[str, str]:
     """``columns`` as a checked dict of role -> column name; a role that is not one of
     ``roles`` is an error (a typo would otherwise be ignored)."""

@@ -38,7 +38,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
-from scalinglab.fit.api import FitDataError, loglog_slope
+from scalinglab.fit.api import FitDataError, check_columns, loglog_slope
 from scalinglab.fit.result import FitResult, _jsonable
 
 TOKENS = ("6ND", "fit")
@@ -165,19 +165,8 @@ def _frame(frame: Any) -> pd.DataFrame:
 def _columns(columns: Mapping[str, str] | None, roles: tuple[str, ...], where: str) -> dict[str, str]:
     """role -> column name, every role of ``roles`` filled (a role not mapped is read
     from the column of its own name); an unknown role is a ValueError."""
-    if columns is None:
-        columns = {}
-    if not isinstance(columns, Mapping):
-        raise ValueError(f"columns= must map roles to column names, e.g. {{'N': 'params'}}; "
-                         f"got {type(columns).__name__}")
-    unknown = [r for r in columns if r not in roles]
-    if unknown:
-        raise ValueError(f"columns: {', '.join(map(repr, unknown))} is not a role of {where} "
-                         f"(roles: {', '.join(roles)})")
-    bad = [r for r, c in columns.items() if not isinstance(c, str) or not c]
-    if bad:
-        raise ValueError(f"columns: the column for {bad[0]!r} must be a column name, got {columns[bad[0]]!r}")
-    return {r: columns.get(r, r) for r in roles}
+    given = check_columns(columns, roles, where)
+    return {r: given.get(r, r) for r in roles}
 
 
 def _missing(frame: pd.DataFrame, role: str, name: str) -> FitDataError:
