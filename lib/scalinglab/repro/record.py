@@ -64,14 +64,20 @@ def profiles_under(results: str | os.PathLike) -> list[str]:
     return sorted(found, key=profile_rank, reverse=True)
 
 
+def read_json_file(path: Path, error: type[Exception], missing: str, shown: str | None = None) -> Any:
+    """The JSON in ``path``; ``error(missing)`` when there is no such file, and
+    ``error`` naming the file (as ``shown``, default its path) when it is not JSON."""
+    if not path.exists():
+        raise error(missing)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise error(f"{shown or path} is not valid JSON: {exc}") from None
+
+
 def read_record(profile: str, root: Path | None = None) -> dict[str, Any]:
     path = results_dir(root) / profile / RECORD_FILE
-    if not path.exists():
-        raise RecordError(f"no record at {path}: run `make record PROFILE={profile}`")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise RecordError(f"{path} is not valid JSON: {exc}") from None
+    data = read_json_file(path, RecordError, f"no record at {path}: run `make record PROFILE={profile}`")
     if not isinstance(data.get("papers"), dict):
         raise RecordError(f"{path} lacks its 'papers' table")
     return data

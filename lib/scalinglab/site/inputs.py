@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalinglab.repro.record import RECORD_FILE, profiles_under
+from scalinglab.repro.record import RECORD_FILE, profiles_under, read_json_file
 
 
 # papermill marks the banner it puts on top of a failed notebook, and the anchor it puts
@@ -77,12 +77,8 @@ OPTIONAL_TOTAL_KEYS = ("failed", "checks", "checks_hold")
 
 def read_scorecard(path: str | Path) -> Scorecard:
     path = Path(path)
-    if not path.exists():
-        raise SiteInputError(f"no scorecard at {path}: run `make reproduce` first")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise SiteInputError(f"{path.name} is not valid JSON: {exc}") from None
+    data = read_json_file(path, SiteInputError, f"no scorecard at {path}: run `make reproduce` first",
+                          shown=path.name)
     for key in ("profile", "totals", "papers"):
         if key not in data:
             raise SiteInputError(f"{path.name} lacks the field {key!r}")
