@@ -92,7 +92,7 @@ def test_saved_file_is_byte_stable_and_rounded(tmp_path):
     assert data["claims"][0]["ours"] == 0.08123
     assert data["claims"][0]["ours_interval"] == [0.07, 0.09]
     assert data["counts"] == {"total": 1, "judged": 1, "reproduced": 1, "indicative": 0,
-                              "indicative_would_pass": 0, "checks": 0, "checks_hold": 0}
+                              "indicative_would_pass": 0, "untestable": 0, "checks": 0, "checks_hold": 0}
     assert data["claims"][0]["alternative"] == {"value": 0.0, "text": "no dependence"}
     assert data["claims"][0]["counted"] and data["claims"][0]["follows_rule"]
     assert data["claims"][0]["tags"] == ["exponent"]
@@ -213,3 +213,21 @@ def test_agrees_refuses_a_paper_interval_that_holds_the_alternative():
         counted().add("a", "s", paper_value=0.34, paper_source="t", ours=0.33,
                       paper_interval=(0.30, 0.38), criterion=agrees(), kind="refit",
                       alternative=(0.32, "a rival inside the paper's own uncertainty"))
+
+
+def test_a_claim_the_data_cannot_decide_is_shown_as_not_testable():
+    from scalinglab.repro.claims import Scorecard, agrees
+    from scalinglab.base.profiles import ParameterError
+    card = Scorecard("demo", profile="cpu")
+    c = card.add("depends_on_D_not_N", "CBS grows with data, not model size", paper_value=None,
+                 paper_source="Zhang et al. 2024, Sec. 4", ours=None, criterion=agrees(), kind="refit",
+                 untestable="tokens per parameter is fixed at 20 in the release")
+    assert c.verdict == "not testable" and "fixed at 20" in c.reason
+    counts = card.counts()
+    assert counts["judged"] == 0 and counts["untestable"] == 1 and counts["total"] == 1
+    assert "1 not testable" in card.summary_line()
+    assert "not testable: depends_on_D_not_N" in card.outcomes()
+    assert "not testable" in card._repr_html_()
+    with pytest.raises(ParameterError, match="untestable"):
+        card.add("x", "s", paper_value=1.0, paper_source="src", ours=1.0, criterion=agrees(),
+                 kind="check", untestable="why")

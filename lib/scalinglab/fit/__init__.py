@@ -32,10 +32,11 @@ _WHERE = {
     "Allocation": "optimal", "chinchilla_frontier": "optimal", "compute_optimal": "optimal",
     "exponent_a": "optimal", "exponent_b": "optimal",
     "bootstrap_interval": "resample",
+    "BatchTradeoff": "batch", "fit_batch_tradeoff": "batch",
     "FitResult": "result",
     "parameter_table": "tables", "allocation_table": "tables", "bootstrap_se": "tables",
 }
-_SUBMODULES = ("api", "cli", "engine", "extrapolation", "hypothesis", "isoflop", "isoflop_cli", "laws",
+_SUBMODULES = ("api", "batch", "cli", "engine", "extrapolation", "hypothesis", "isoflop", "isoflop_cli", "laws",
                "optimal", "resample", "result", "tables")
 
 __all__ = ["laws", *sorted(_WHERE)]

@@ -33,6 +33,11 @@ Tolerances follow one rule per criterion type (:data:`RULES`, the claims methods
   value, and with an interval, the whole interval beyond it (the margin must be wider
   than our own uncertainty).
 
+Not testable. A counted claim that the released data cannot decide either way (the
+variable it is about does not vary independently in them, say) is added with
+``untestable="why"``: it is shown as *not testable*, with the reason, and is neither
+judged nor counted as reproduced.
+
 Any other criterion (``within``, ``in_range``, a typed threshold) departs from the rule
 and a counted claim using one must say why in ``departure=``.
 """
@@ -48,7 +53,7 @@ from typing import Any, Sequence
 
 from scalinglab.base.profiles import PROFILES, ParameterError, check_choice, profile_rank
 
-VERDICTS = ("reproduced", "not reproduced", "indicative", "holds", "fails")
+VERDICTS = ("reproduced", "not reproduced", "indicative", "not testable", "holds", "fails")
 KINDS = ("refit", "rerun", "theory", "check")
 COUNTED_KINDS = ("refit", "rerun", "theory")
 
@@ -316,6 +321,7 @@ class Claim:
     tags: tuple[str, ...] = ()
     alternative: Alternative | None = None
     departure: str = ""
+    untestable: str = ""
     # computed
     verdict: str = ""
     passes: bool = False
@@ -336,7 +342,10 @@ class Claim:
         self.passes, self.reason = ok, reason
         # Below its profile a claim is only indicative, with or without a value (a value
         # the small grid cannot determine is "would fail", not a judged miss).
-        if profile_rank(profile) < profile_rank(self.min_profile):
+        if self.untestable and self.counted:
+            self.passes, self.reason = False, self.untestable
+            self.verdict = "not testable"
+        elif profile_rank(profile) < profile_rank(self.min_profile):
             self.verdict = "indicative"
         elif not self.counted:
             self.verdict = "holds" if ok else "fails"
@@ -395,11 +404,12 @@ class Scorecard:
             kind: str = "rerun", unit: str = "", note: str = "",
             tags: Sequence[str] = (),
             alternative: "Alternative | tuple[float, str] | None" = None,
-            departure: str = "") -> Claim:
+            departure: str = "", untestable: str = "") -> Claim:
         """Add and judge a claim. Refused (ParameterError) when: the id is used twice, the
         source is missing, a counted claim names no alternative, departs from the
         tolerance rule without saying why, or has a criterion that also accepts its
-        alternative."""
+        alternative. ``untestable="why"``: the data cannot decide the claim; it is shown
+        as not testable with that reason and is not judged."""
         if any(c.id == id for c in self.claims):
             raise ParameterError(f"claim id {id!r} is used twice in {self.paper}")
         check_choice("min_profile", min_profile, PROFILES)
@@ -408,7 +418,10 @@ class Scorecard:
             raise ParameterError(f"claim {id!r} needs the paper's source (table, figure, equation)")
         alt = Alternative.of(alternative)
         counted = kind in COUNTED_KINDS
-        if counted and alt is None:
+        untestable = untestable.strip()
+        if untestable and not counted:
+            raise ParameterError(f"claim {id!r}: untestable= is for counted claims; a check holds or fails")
+        if counted and alt is None and not untestable:
             raise ParameterError(
                 f"claim {id!r} is counted ({kind}) and needs alternative=(value, 'what it "
                 f"stands for'): the outcome that would mean not reproduced; or kind='check'")
@@ -421,7 +434,7 @@ class Scorecard:
         criterion = resolve(criterion, kind, judged_at, alt)
         paper_iv = tuple(map(float, paper_interval)) if paper_interval is not None else None
         # up front: what does not depend on our data (for agrees, the paper's interval)
-        if counted and accepts_alternative(criterion, alt, None, paper_value, paper_iv):
+        if counted and alt is not None and accepts_alternative(criterion, alt, None, paper_value, paper_iv):
             raise ParameterError(
                 f"claim {id!r}: criterion '{criterion.describe()}' also accepts its "
                 f"alternative ({alt.text}, {alt.value:g}); it could not fail")
@@ -433,7 +446,7 @@ class Scorecard:
             ours_interval=tuple(map(float, ours_interval)) if ours_interval is not None else None,
             paper_interval=paper_iv,
             min_profile=min_profile, kind=kind, unit=unit, note=note, tags=tuple(tags),
-            alternative=alt, departure=departure.strip(),
+            alternative=alt, departure=departure.strip(), untestable=untestable,
         ).judge(self.profile)
         self.claims.append(claim)
         return claim
@@ -442,13 +455,14 @@ class Scorecard:
     def counts(self) -> dict[str, int]:
         """Counted claims only (refit, rerun, theory); checks are tallied apart."""
         counted = [c for c in self.claims if c.counted]
-        judged = [c for c in counted if c.verdict != "indicative"]
+        judged = [c for c in counted if c.verdict not in ("indicative", "not testable")]
         checks = [c for c in self.claims if not c.counted]
         return {
             "total": len(counted),
             "judged": len(judged),
             "reproduced": sum(c.verdict == "reproduced" for c in judged),
-            "indicative": len(counted) - len(judged),
+            "indicative": sum(c.verdict == "indicative" for c in counted),
+            "untestable": sum(c.verdict == "not testable" for c in counted),
             "indicative_would_pass": sum(c.passes for c in counted if c.verdict == "indicative"),
             "checks": len(checks),
             "checks_hold": sum(c.verdict == "holds" for c in checks),
@@ -460,6 +474,8 @@ class Scorecard:
         if c["indicative"]:
             line += (f" ({c['indicative']} indicative below their profile, "
                      f"{c['indicative_would_pass']} would pass)")
+        if c["untestable"]:
+            line += f"; {c['untestable']} not testable with these data"
         if c["checks"]:
             line += f"; {c['checks_hold']}/{c['checks']} checks hold"
         return line
@@ -468,7 +484,10 @@ class Scorecard:
         """The claim ids grouped by verdict, one line per group (for a notebook's closing
         section: what held and what did not, computed rather than typed)."""
         lines = []
-        for verdict in ("reproduced", "not reproduced", "indicative"):
+        verdicts = ("reproduced", "not reproduced", "indicative")
+        if any(c.verdict == "not testable" for c in self.claims):
+            verdicts += ("not testable",)
+        for verdict in verdicts:
             ids = [c.id + ((" (would pass)" if c.passes else " (would fail)")
                            if verdict == "indicative" else "")
                    for c in self.claims if c.counted and c.verdict == verdict]
@@ -521,7 +540,7 @@ class Scorecard:
 
     def _repr_html_(self) -> str:
         colour = {"reproduced": "#1a7f37", "not reproduced": "#cf222e", "indicative": "#9a6700",
-                  "holds": "#57606a", "fails": "#cf222e"}
+                  "not testable": "#57606a", "holds": "#57606a", "fails": "#cf222e"}
         head = "".join(f"<th>{html.escape(h)}</th>" for h in
                        ("claim", "kind", "statement", "paper", "source", "ours", "alternative",
                         "criterion", "min profile", "verdict", "note"))
