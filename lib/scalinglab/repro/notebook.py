@@ -162,13 +162,14 @@ class PaperRun:
               ours_interval: Sequence[float] | None = None,
               paper_interval: Sequence[float] | None = None, min_profile: str = "ci",
               kind: str = "rerun", unit: str = "", note: str = "",
-              tags: Sequence[str] = (), alternative: Any = None, departure: str = "") -> Claim:
+              tags: Sequence[str] = (), alternative: Any = None, departure: str = "",
+              untestable: str = "") -> Claim:
         """Add a claim to this paper's scorecard (see :meth:`Scorecard.add`)."""
         return self.scorecard.add(
             id, statement, paper_value=paper_value, paper_source=paper_source, ours=ours,
             criterion=criterion, ours_interval=ours_interval, paper_interval=paper_interval,
             min_profile=min_profile, kind=kind, unit=unit, note=note, tags=tags,
-            alternative=alternative, departure=departure)
+            alternative=alternative, departure=departure, untestable=untestable)
 
     def provenance(self) -> dict[str, Any]:
         return stable_provenance(device=self.device, seed=self.seed, profile=self.profile)
