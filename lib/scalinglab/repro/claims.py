@@ -524,7 +524,8 @@ class Scorecard:
             "kind": c.kind,
             "alternative": (f"{_fmt(c.alternative.value)} ({c.alternative.text})"
                             if c.alternative else ""),
-            "criterion": c.criterion.describe() + (f" — {c.departure}" if c.departure else ""),
+            "criterion": ("not judged: the data cannot decide it" if c.verdict == "not testable" else
+                          c.criterion.describe() + (f" — {c.departure}" if c.departure else "")),
             "min profile": c.min_profile,
             "verdict": c.verdict + (" (would pass)" if c.verdict == "indicative" and c.passes else
                                     " (would fail)" if c.verdict == "indicative" else ""),

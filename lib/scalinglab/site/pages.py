@@ -656,7 +656,8 @@ def _claim_row(c: ClaimRecord, check: bool) -> str:
                                    if c.paper_interval else "")
     ours = _fmt(c.ours) + (f"<span class='sl-iv'>{_interval(c.ours_interval)}</span>"
                            if c.ours_interval else "")
-    criterion = esc(c.criterion_text)
+    criterion = ("not judged: the data cannot decide it" if c.verdict == "not testable"
+                 else esc(c.criterion_text))
     if c.departure:
         criterion += f"<span class='sl-id'>departs from the rule: {esc(c.departure)}</span>"
     note = c.note if c.verdict in ("reproduced", "holds") else (c.reason or c.note)
