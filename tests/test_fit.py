@@ -540,3 +540,10 @@ def test_json_names_the_intervals_that_are_not_results():
     d = fit.to_dict()
     assert d["bound_limited"] == fit.bound_limited and d["not_identified"] == []
     assert "(derived: beta/(alpha+beta), N_opt ∝ C^a)" in fit.summary()
+
+
+def test_rss_and_rmse_are_attributes_of_the_result():
+    from scalinglab.fit import fit_power_law
+    f = fit_power_law([1, 2, 4, 8], [1, 0.5, 0.26, 0.12], objective="lsq", verbose=False)
+    assert f.rss == f.stats["rss"] and f.rmse == f.stats["rmse"]
+    assert abs(f.rss - 2 * f.objective) < 1e-12

@@ -84,6 +84,17 @@ class FitResult:
         if "objective" not in self.settings and "loss" in self.settings:
             self.settings["objective"] = self.settings.pop("loss")
 
+    # -- goodness of fit ---------------------------------------------------------------
+    @property
+    def rss(self) -> float | None:
+        """Residual sum of squares Σr² in the fit's space (``stats["rss"]``)."""
+        return self.stats.get("rss") if self.stats else None
+
+    @property
+    def rmse(self) -> float | None:
+        """Root mean squared residual √(rss/n) in the fit's space (``stats["rmse"]``)."""
+        return self.stats.get("rmse") if self.stats else None
+
     # -- identification --------------------------------------------------------------
     @property
     def not_identified(self) -> list[str]:
