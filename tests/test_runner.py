@@ -59,7 +59,7 @@ def test_reproduce_runs_reports_skips_and_reruns(project):
     assert 'device = "auto"' in injected
     claims = json.loads((project / "build" / "ci" / "claims" / "fixture2020_good.json").read_text())
     assert claims["counts"] == {"total": 2, "judged": 1, "reproduced": 1, "indicative": 1,
-                                "indicative_would_pass": 1, "checks": 0, "checks_hold": 0}
+                                "indicative_would_pass": 1, "untestable": 0, "checks": 0, "checks_hold": 0}
     # the broken notebook wrote claims before it failed: none of them is published, and
     # its executed notebook is kept apart for debugging
     assert not (project / "build" / "ci" / "claims" / "fixture2020_broken.json").exists()
