@@ -17,6 +17,23 @@ papers vary made explicit:
 Initialisation is GPT-2's: every weight matrix from N(0, 0.02), biases zero, and the two
 projections that write into the residual stream scaled by 1/sqrt(2 * n_layer), so the
 residual stream's variance does not grow with depth.
+
+Parametrisation. ``parametrization="sp"`` (the default) is the standard one above.
+``"mup"`` is the Maximal Update Parametrization for Adam (Yang et al. 2022, Tensor
+Programs V, Table 3), relative to a base width ``mup_base_width`` (the d_model the
+hyperparameters were tuned at; None: this model's own, width multiplier 1). With the
+width multiplier ``m = d_model / mup_base_width``:
+
+* hidden weight matrices (attention qkv and output projection, both MLP matrices): init
+  std GPT-2's divided by sqrt(m), i.e. proportional to 1/sqrt(fan_in), equal to sp's at
+  the base width; Adam learning rate divided by m (:meth:`GPT.lr_scales`, applied by the
+  trainer's parameter groups);
+* the output (unembedding) layer: GPT-2's init, and its logits multiplied by 1/m (the
+  ``mup`` package's MuReadout; not a zero-initialised readout), base learning rate;
+* attention scores scaled by 1/d_head instead of 1/sqrt(d_head);
+* embeddings, biases and LayerNorm gains: unchanged, base learning rate.
+
+Tied embeddings are refused under muP (the input and output layers scale differently).
 """
 from __future__ import annotations
 
@@ -29,6 +46,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 POSITIONS = ("learned", "rotary")
+PARAMETRIZATIONS = ("sp", "mup")
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,8 @@ class GPTConfig:
     bias: bool = True
     dropout: float = 0.0
     rotary_base: float = 10000.0
+    parametrization: str = "sp"
+    mup_base_width: int | None = None
 
     def __post_init__(self):
         for name in ("n_layer", "d_model", "n_head", "context", "vocab_size"):
@@ -65,10 +85,26 @@ class GPTConfig:
             raise ValueError(f"GPTConfig: rotary positions need an even head size, got {self.d_model // self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout={self.dropout!r} must be in [0, 1)")
+        if self.parametrization not in PARAMETRIZATIONS:
+            raise ValueError(f"GPTConfig.parametrization={self.parametrization!r} is not one of "
+                             f"{', '.join(PARAMETRIZATIONS)}")
+        base = self.mup_base_width
+        if base is not None and (isinstance(base, bool) or not isinstance(base, int) or base < 1):
+            raise ValueError(f"GPTConfig.mup_base_width={base!r} must be a positive integer or None")
+        if self.parametrization == "mup" and self.tie_embeddings:
+            raise ValueError("GPTConfig: muP with tied embeddings is not supported (the input and output "
+                             "layers scale differently)")
 
     @property
     def head_dim(self) -> int:
         return self.d_model // self.n_head
+
+    @property
+    def width_mult(self) -> float:
+        """muP's width multiplier d_model / mup_base_width (1 under sp or without a base)."""
+        if self.parametrization != "mup" or self.mup_base_width is None:
+            return 1.0
+        return self.d_model / self.mup_base_width
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,7 +140,10 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
         self.proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
         self.proj.residual_projection = True  # gets GPT-2's depth-scaled initialisation
+        self.qkv.hidden_matrix = self.proj.hidden_matrix = True  # muP: init and LR scale with width
         self.dropout = config.dropout
+        # muP scales the scores by 1/d_head; None keeps the kernel's default 1/sqrt(d_head)
+        self.scale = 1.0 / self.head_dim if config.parametrization == "mup" else None
 
     def forward(self, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         batch, time, d_model = x.shape
@@ -114,8 +153,12 @@ class CausalSelfAttention(nn.Module):
         if rotary is not None:
             cos, sin = rotary
             q, k = apply_rotary(q, cos[:time], sin[:time]), apply_rotary(k, cos[:time], sin[:time])
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        if self.scale is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                               dropout_p=self.dropout if self.training else 0.0)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale,
+                                               dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(batch, time, d_model)
         return self.proj(y)
 
@@ -126,6 +169,7 @@ class MLP(nn.Module):
         self.fc = nn.Linear(config.d_model, config.d_ff, bias=config.bias)
         self.proj = nn.Linear(config.d_ff, config.d_model, bias=config.bias)
         self.proj.residual_projection = True
+        self.fc.hidden_matrix = self.proj.hidden_matrix = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # GPT-2's GELU is the tanh approximation.
@@ -170,11 +214,15 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
-        """GPT-2 initialisation (see the module docstring)."""
+        """GPT-2 initialisation, hidden matrices narrowed by 1/sqrt(width multiplier) under
+        muP (see the module docstring)."""
         residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        mup = self.config.parametrization == "mup"
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 std = residual_std if getattr(module, "residual_projection", False) else 0.02
+                if mup and getattr(module, "hidden_matrix", False):
+                    std = std / math.sqrt(self.config.width_mult)
                 nn.init.normal_(module.weight, mean=0.0, std=std)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
@@ -184,6 +232,15 @@ class GPT(nn.Module):
                 nn.init.ones_(module.weight)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+
+    def lr_scales(self) -> dict[int, float]:
+        """muP's learning-rate multipliers, ``{id(parameter): scale}``: 1/width_mult for the
+        hidden weight matrices; empty under sp (every parameter at the base rate)."""
+        if self.config.parametrization != "mup":
+            return {}
+        scale = 1.0 / self.config.width_mult
+        return {id(m.weight): scale for m in self.modules()
+                if isinstance(m, nn.Linear) and getattr(m, "hidden_matrix", False)}
 
     def embedding_parameters(self) -> list[nn.Parameter]:
         """The parameters Kaplan et al. leave out of N: token and position embeddings,
@@ -212,6 +269,8 @@ class GPT(nn.Module):
         for block in self.blocks:
             x = block(x, rotary)
         logits = self.lm_head(self.ln_final(x))
+        if self.config.parametrization == "mup":
+            logits = logits * (1.0 / self.config.width_mult)  # muP's readout multiplier
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1),
@@ -231,4 +290,4 @@ class GPT(nn.Module):
         return tokens
 
 
-__all__ = ["GPT", "GPTConfig", "POSITIONS", "apply_rotary", "rotary_tables"]
+__all__ = ["GPT", "GPTConfig", "PARAMETRIZATIONS", "POSITIONS", "apply_rotary", "rotary_tables"]
