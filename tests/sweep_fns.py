@@ -77,3 +77,32 @@ def log_law(values):
 
 def square(x: float) -> float:
     return x * x
+
+
+# -- sweep packing: a run function with ``packed`` and ``pack_key`` ---------------------------
+
+PACK_LOG = "SCALINGLAB_TEST_PACK_LOG"  # a file each packed call appends its pack size to
+
+
+def packable_run(config: dict) -> dict:
+    return power_law_run(config)
+
+
+def _packed_power_law(configs: list[dict]) -> list[dict]:
+    log = os.environ.get(PACK_LOG)
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{len(configs)}\n")
+    if any(c.get("break_pack") for c in configs):
+        raise RuntimeError("this pack cannot be trained together")
+    return [power_law_run(c) for c in configs]
+
+
+def _power_law_pack_key(config: dict) -> str | None:
+    if config.get("alone"):
+        return None
+    return f"shape={config.get('shape', 0)}"
+
+
+packable_run.packed = _packed_power_law
+packable_run.pack_key = _power_law_pack_key

@@ -11,6 +11,15 @@ the cache folder, else here), so an interrupted sweep loses only the runs in fli
 the next call, on any executor, does only what is missing. A run whose function raises
 is tried ``retries`` more times; runs that still fail are listed in a ``SweepError``
 raised after every other run has finished and been cached.
+
+Packing: when the run function offers ``fn.packed(configs) -> records`` and
+``fn.pack_key(config) -> str | None`` (``train_run`` does: see
+:mod:`scalinglab.train.packed`), pending runs with one pack key (e.g. a learning-rate or
+seed grid of one model shape) are trained together, up to ``pack`` at a time, as one
+task on the executor. Each run still gets its own record under its own key, equal to the
+record of the run alone (``meta.packed`` notes the pack size); a pack that raises runs
+its members one by one; a run retried after a lost worker runs alone. ``pack=1`` turns
+packing off.
 """
 from __future__ import annotations
 
@@ -29,7 +38,7 @@ from scalinglab.sweep.cache import (
     function_name, run_key, to_jsonable, validate_record,
 )
 from scalinglab.sweep.executors import Executor, make_executor, normalize_resources, run_threads
-from scalinglab.sweep.worker import Outcome, RunTask, execute_batch
+from scalinglab.sweep.worker import Outcome, RunTask, execute_batch, execute_pack
 
 
 @dataclass
@@ -192,7 +201,7 @@ def run_sweep(fn: Callable[[dict], Mapping], configs: Iterable[Mapping], *, name
               cache_dir: str | os.PathLike | None = None, executor: str | Executor = "local",
               workers: int = 1, progress: bool = True, retries: int = 1, versions: Any = None,
               resources: Mapping | Callable[[dict], Mapping] | None = None,
-              desc: str | None = None, **executor_options: Any) -> SweepResult:
+              desc: str | None = None, pack: int = 8, **executor_options: Any) -> SweepResult:
     """Run ``fn(config)`` for every config not already in the run cache.
 
     fn: a top-level (picklable) function returning a JSON-serialisable dict, e.g.
@@ -209,6 +218,8 @@ def run_sweep(fn: Callable[[dict], Mapping], configs: Iterable[Mapping], *, name
         (default: the scalinglab library source hash).
     resources: what each run needs, ``{"cpus": 1, "gpus": 0.25}``, or a function of the
         config returning that.
+    pack: at most this many runs trained together when ``fn`` supports packing (it has
+        ``packed`` and ``pack_key`` attributes; see the module docstring); 1: never.
     executor_options: passed to the executor (e.g. ``address=``, ``partition=``).
     """
     namespace = check_namespace(namespace)
@@ -216,6 +227,8 @@ def run_sweep(fn: Callable[[dict], Mapping], configs: Iterable[Mapping], *, name
         raise TypeError(f"fn must be a function, got {type(fn).__name__}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries={retries!r} must be an integer >= 0")
+    if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
+        raise ValueError(f"pack={pack!r} must be an integer >= 1")
     fn_name = function_name(fn)
     versions = to_jsonable(default_versions() if versions is None else versions, "versions")
     if cache_dir is None:
@@ -264,7 +277,8 @@ def run_sweep(fn: Callable[[dict], Mapping], configs: Iterable[Mapping], *, name
                             versions=versions, executor=executor, workers=workers,
                             retries=retries, progress=progress, desc=desc or namespace,
                             n_cached=len(order) - len(todo), total=len(order),
-                            records=records, cached=cached, executor_options=executor_options)
+                            records=records, cached=cached, executor_options=executor_options,
+                            pack=pack)
 
     done = [key for key in order if key in records]
     result = SweepResult(namespace, [records[k] for k in done], [cached[k] for k in done], failures)
@@ -274,7 +288,8 @@ def run_sweep(fn: Callable[[dict], Mapping], configs: Iterable[Mapping], *, name
 
 
 def _execute(fn, todo, plain, wants, *, cache: RunCache, fn_name, versions, executor, workers,
-             retries, progress, desc, n_cached, total, records, cached, executor_options) -> list[RunFailure]:
+             retries, progress, desc, n_cached, total, records, cached, executor_options,
+             pack: int = 1) -> list[RunFailure]:
     own = not isinstance(executor, Executor)
     ex = make_executor(executor, workers, **executor_options)
     in_process = isinstance(ex, Executor) and ex.synchronous
@@ -283,6 +298,38 @@ def _execute(fn, todo, plain, wants, *, cache: RunCache, fn_name, versions, exec
     attempts = {key: 0 for key in todo}
     failures: list[RunFailure] = []
     futures: dict[cf.Future, list[str]] = {}
+    packing = pack > 1 and callable(getattr(fn, "packed", None)) and callable(getattr(fn, "pack_key", None))
+    pack_keys: dict[str, str | None] = {}
+
+    def packs(keys: list[str]) -> tuple[list[str], list[list[str]]]:
+        """Split keys into runs to do alone and packs (2 to ``pack`` runs of one pack key).
+        A run tried before goes alone."""
+        if not packing:
+            return keys, []
+        by_key: dict[str, list[str]] = {}
+        alone = []
+        for key in keys:
+            if key not in pack_keys:
+                try:
+                    pack_keys[key] = fn.pack_key(dict(plain[key]))
+                except Exception:  # noqa: BLE001 - not packable; the run reports its own errors
+                    pack_keys[key] = None
+            if attempts[key] > 0 or pack_keys[key] is None:
+                alone.append(key)
+            else:
+                by_key.setdefault(pack_keys[key], []).append(key)
+        out = []
+        for members in by_key.values():
+            n_packs = -(-len(members) // pack)
+            # Even packs: 9 runs at pack=8 make packs of 5 and 4, not 8 and 1.
+            for i in range(n_packs):
+                part = members[i * len(members) // n_packs:(i + 1) * len(members) // n_packs]
+                if len(part) == 1:
+                    alone.extend(part)
+                else:
+                    out.append(part)
+        alone_set = set(alone)
+        return [k for k in keys if k in alone_set], out
 
     def task(key: str) -> RunTask:
         attempts[key] += 1
@@ -344,17 +391,23 @@ def _execute(fn, todo, plain, wants, *, cache: RunCache, fn_name, versions, exec
             groups.setdefault(canonical_json(wants[key]), []).append(key)
         for group in groups.values():
             hint = wants[group[0]]
+            group, packed = packs(group)
             size = ex.batch_size(hint) if hasattr(ex, "batch_size") else 1
             batches = [group[i:i + size] for i in range(0, len(group), size)]
+            work = [(execute_pack, p) for p in packed] + [(execute_batch, b) for b in batches]
             if in_process:
-                for batch in batches:
-                    fut = ex.submit(execute_batch, [task(k) for k in batch], resources=hint)
+                for run_fn, batch in work:
+                    fut = ex.submit(run_fn, [task(k) for k in batch], resources=hint)
                     futures[fut] = batch
                     drain(block=False)
             else:
-                calls = [([task(k) for k in batch],) for batch in batches]
-                for fut, batch in zip(ex.submit_many(execute_batch, calls, resources=hint), batches):
-                    futures[fut] = batch
+                for run_fn in (execute_pack, execute_batch):
+                    chosen = [batch for f, batch in work if f is run_fn]
+                    if not chosen:
+                        continue
+                    calls = [([task(k) for k in batch],) for batch in chosen]
+                    for fut, batch in zip(ex.submit_many(run_fn, calls, resources=hint), chosen):
+                        futures[fut] = batch
 
     def drain(block: bool) -> None:
         if not futures:

@@ -4,10 +4,12 @@ Every executor ships the same :class:`RunTask` objects to :func:`execute_batch`,
 the record of a run does not depend on where it ran. A run function that raises is
 caught here and returned as a failure (type, message and traceback) rather than
 raised, so the driver reports errors the same way for every backend, and no record is
-written for it.
+written for it. :func:`execute_pack` runs a pack of tasks as one call of the function's
+``packed`` variant (sweep packing) and builds and writes each run's record the same way.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -75,20 +77,15 @@ def limit_threads(threads: int) -> None:
             pass
 
 
-def execute(task: RunTask) -> Outcome:
-    if task.threads is not None:
-        limit_threads(task.threads)
-    started = time.time()
-    meta = {"backend": task.backend, "host": socket.gethostname(), "pid": os.getpid(),
+def _meta(task: RunTask, started: float) -> dict:
+    return {"backend": task.backend, "host": socket.gethostname(), "pid": os.getpid(),
             "attempt": task.attempt,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))}
+
+
+def _store(task: RunTask, output: Any, meta: dict) -> Outcome:
+    """The record of a run from its function's output, written when the task says where."""
     try:
-        # The function gets its own copy of the config: a function that edits its
-        # argument must not change the record.
-        import json
-        config = json.loads(canonical_json(task.config))
-        output = task.fn(config)
-        meta["duration_s"] = round(time.time() - started, 3)
         record = build_record(key=task.key, namespace=task.namespace, fn_name=task.fn_name,
                               versions=task.versions, config=task.config, output=output,
                               meta=meta)
@@ -106,6 +103,53 @@ def execute(task: RunTask) -> Outcome:
     return Outcome(task.key, record=record, written=written, meta=meta)
 
 
+def _own_copy(config: dict) -> dict:
+    # The function gets its own copy of the config: a function that edits its argument
+    # must not change the record.
+    return json.loads(canonical_json(config))
+
+
+def execute(task: RunTask) -> Outcome:
+    if task.threads is not None:
+        limit_threads(task.threads)
+    started = time.time()
+    meta = _meta(task, started)
+    try:
+        output = task.fn(_own_copy(task.config))
+    except Exception as exc:  # noqa: BLE001 - reported to the driver with its traceback
+        return Outcome(task.key, error=f"{type(exc).__name__}: {exc}",
+                       traceback=traceback.format_exc(), meta=meta)
+    meta["duration_s"] = round(time.time() - started, 3)
+    return _store(task, output, meta)
+
+
 def execute_batch(tasks: list[RunTask]) -> list[Outcome]:
     """Run several tasks one after another (a Slurm array element may hold several)."""
     return [execute(task) for task in tasks]
+
+
+def execute_pack(tasks: list[RunTask]) -> list[Outcome]:
+    """Run several tasks of one function together, as one call of ``fn.packed(configs)``
+    (sweep packing: see :func:`scalinglab.sweep.run_sweep`), each run's record built and
+    written as :func:`execute` would. When the packed call raises, every task is run
+    alone instead, so a pack fails no run that would have succeeded by itself."""
+    first = tasks[0]
+    if first.threads is not None:
+        limit_threads(first.threads)
+    started = time.time()
+    try:
+        outputs = list(first.fn.packed([_own_copy(task.config) for task in tasks]))
+        if len(outputs) != len(tasks):
+            raise RuntimeError(f"{first.fn_name}.packed returned {len(outputs)} records for {len(tasks)} configs")
+    except Exception as exc:  # noqa: BLE001 - fall back to the runs alone
+        print(f"sweep packing: a pack of {len(tasks)} runs failed ({type(exc).__name__}: {exc}); "
+              "running them one by one", file=sys.stderr)
+        return execute_batch(tasks)
+    duration = round(time.time() - started, 3)
+    outcomes = []
+    for task, output in zip(tasks, outputs):
+        meta = _meta(task, started)
+        meta["duration_s"] = duration
+        meta["packed"] = len(tasks)  # meta is outside the checksum and every comparison
+        outcomes.append(_store(task, output, meta))
+    return outcomes

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "tie_embeddings": (False, "share input and output embeddings"),
     "bias": (True, "biases in linear layers and LayerNorms"),
     "dropout": (0.0, "dropout probability"),
+    "parametrization": ("sp", "sp (standard, GPT-2) | mup (Maximal Update Parametrization, see models/gpt.py)"),
+    "mup_base_width": (None, "muP: the d_model the hyperparameters are tuned at (None: this d_model, multiplier 1)"),
     # data
     "data": ("pysrc", "offline corpus name, or a dict: {'source': 'synthetic'|'hub'|'corpus', ...}"),
     "data_limit": (None, "train on only this many distinct tokens, spread over the corpus (None: all)"),
@@ -130,6 +132,16 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"cooldown_shape={cfg['cooldown_shape']!r} is not one of {', '.join(COOLDOWN_SHAPES)}")
     if cfg["precision"] not in PRECISIONS:
         raise ValueError(f"precision={cfg['precision']!r} is not one of {', '.join(PRECISIONS)}")
+    from scalinglab.models.gpt import PARAMETRIZATIONS
+    if cfg["parametrization"] not in PARAMETRIZATIONS:
+        raise ValueError(f"parametrization={cfg['parametrization']!r} is not one of {', '.join(PARAMETRIZATIONS)}")
+    base = cfg["mup_base_width"]
+    if base is not None:
+        if isinstance(base, bool) or not isinstance(base, (int, float)) or base < 1 or base != int(base):
+            raise ValueError(f"mup_base_width={base!r} must be a positive integer or None")
+        cfg["mup_base_width"] = int(base)
+    if cfg["parametrization"] == "mup" and cfg["tie_embeddings"]:
+        raise ValueError("parametrization='mup' with tie_embeddings=True is not supported")
     if cfg["data_limit"] is not None:
         if not cfg["data_limit"] >= cfg["context"] + 1:
             raise ValueError(f"data_limit={cfg['data_limit']!r} must hold at least one window "
@@ -143,7 +155,8 @@ def model_config(cfg: dict[str, Any], vocab_size: int):
     return GPTConfig(n_layer=cfg["n_layer"], d_model=cfg["d_model"], n_head=cfg["n_head"],
                      d_ff=cfg["d_ff"], context=cfg["context"], vocab_size=vocab_size,
                      positions=cfg["positions"], tie_embeddings=cfg["tie_embeddings"],
-                     bias=cfg["bias"], dropout=cfg["dropout"])
+                     bias=cfg["bias"], dropout=cfg["dropout"],
+                     parametrization=cfg["parametrization"], mup_base_width=cfg["mup_base_width"])
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -210,12 +223,24 @@ def autocast_context(device: str, precision: str):
 
 
 def make_optimizer(model: torch.nn.Module, cfg: dict[str, Any], device: str) -> torch.optim.Optimizer:
-    """AdamW; weight decay on weight matrices and embeddings (dim >= 2) only."""
+    """AdamW; weight decay on weight matrices and embeddings (dim >= 2) only. Under muP
+    the hidden matrices get their own group with ``lr_scale`` = 1/width multiplier
+    (``model.lr_scales()``); the step loop sets each group's rate to lr * lr_scale."""
     params = {id(p): p for p in model.parameters() if p.requires_grad}.values()
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg["weight_decay"]},
-              {"params": no_decay, "weight_decay": 0.0}]
+    scales = model.lr_scales() if cfg.get("parametrization", "sp") == "mup" else {}
+    if scales:
+        hidden = [p for p in decay if id(p) in scales]
+        if len({scales[id(p)] for p in hidden}) != 1:
+            raise ValueError("muP hidden matrices with different learning-rate scales")
+        groups = [{"params": [p for p in decay if id(p) not in scales], "weight_decay": cfg["weight_decay"],
+                   "lr_scale": 1.0},
+                  {"params": hidden, "weight_decay": cfg["weight_decay"], "lr_scale": scales[id(hidden[0])]},
+                  {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}]
+    else:
+        groups = [{"params": decay, "weight_decay": cfg["weight_decay"]},
+                  {"params": no_decay, "weight_decay": 0.0}]
     kwargs = {"lr": cfg["lr"], "betas": tuple(cfg["betas"]), "eps": cfg["adam_eps"]}
     # The fused kernel does the whole update in one pass (CUDA and CPU builds of torch).
     if device in ("cuda", "cpu"):
@@ -348,7 +373,7 @@ def _train(cfg: dict[str, Any], corpus, device: str, on_eval: Callable | None = 
         lr = cfg["lr"] * lr_multiplier(step, steps, cfg["lr_schedule"], cfg["warmup"],
                                        cfg["min_lr_ratio"], cfg["cooldown"], cfg["cooldown_shape"])
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         x, y = corpus.train_batch(batch, context, rng, limit=limit)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         for start in range(0, batch, micro):
@@ -404,10 +429,25 @@ def _train(cfg: dict[str, Any], corpus, device: str, on_eval: Callable | None = 
     return out
 
 
+# -- sweep packing: run_sweep trains runs of one shape together (scalinglab.train.packed) --
+
+def _train_packed(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from scalinglab.train.packed import train_packed
+    return train_packed(configs)
+
+
+def _pack_key(config: dict[str, Any]) -> str | None:
+    from scalinglab.train.packed import pack_key
+    return pack_key(config)
+
+
+train_run.packed, train_run.pack_key = _train_packed, _pack_key
+
+
 # -- code version ---------------------------------------------------------------------------------
 
 _SOURCES = ("models/gpt.py", "models/counting.py", "data/corpus.py", "data/synthetic.py",
-            "data/hub.py", "train/schedules.py", "train/trainer.py")
+            "data/hub.py", "train/schedules.py", "train/trainer.py", "train/packed.py")
 
 
 def code_version() -> str:
