@@ -96,6 +96,10 @@ def _claim(**changes):
 def test_claim_problems_catch_claims_that_cannot_fail():
     assert record.claim_problems(_claim()) == []
     assert "without an alternative" in record.claim_problems(_claim(alternative=None))[0]
+    # a claim the data cannot decide needs its reason, not an alternative
+    assert record.claim_problems(_claim(alternative=None, verdict="not testable",
+                                        untestable="tokens per parameter fixed")) == []
+    assert "without a reason" in record.claim_problems(_claim(alternative=None, verdict="not testable"))[0]
     wide = _claim(criterion={"kind": "matches", "rel": 2.0, "quantity": "exponent"})
     assert "accepts its alternative" in record.claim_problems(wide)[0]
     typed = _claim(criterion={"kind": "within", "abs": 0.01})

@@ -241,6 +241,10 @@ def claim_problems(claim: Mapping[str, Any]) -> list[str]:
     if not claim.get("counted", claim.get("kind") != "check"):
         return []
     cid = claim.get("id", "?")
+    if claim.get("verdict") == "not testable":
+        # never judged, so it cannot pass; it only has to say why
+        return [] if str(claim.get("untestable") or "").strip() else [
+            f"{cid}: not testable without a reason"]
     alt = claim.get("alternative")
     if not alt:
         return [f"{cid}: counted claim without an alternative"]
