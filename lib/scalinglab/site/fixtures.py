@@ -89,7 +89,7 @@ def _claim(cid: str, statement: str, paper_value: float | None, ours: float | No
 def _counts(claims: list[dict[str, Any]]) -> dict[str, int]:
     """As Scorecard.counts(): counted claims only, checks apart."""
     counted = [c for c in claims if c["counted"]]
-    judged = [c for c in counted if c["verdict"] != "indicative"]
+    judged = [c for c in counted if c["verdict"] not in ("indicative", "not testable")]
     checks = [c for c in claims if not c["counted"]]
     return {"total": len(counted), "judged": len(judged),
             "reproduced": sum(c["verdict"] == "reproduced" for c in judged),
