@@ -313,3 +313,19 @@ def test_importing_the_module_does_not_import_pooch():
             "print(sorted(m for m in ('pooch', 'requests') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_registry_is_parsed_once_and_reread_when_edited(tmp_path):
+    from scalinglab.data import published
+    reg = tmp_path / "remote.yaml"
+    entry = ("files:\n  - name: {name}\n    repo: o/r\n    commit: abc\n    path: f.csv\n"
+             "    url: https://example.org/f.csv\n    sha256: '00'\n    bytes: 1\n    licence: MIT\n")
+    reg.write_text(entry.format(name="a"))
+    first = published.registry(reg)
+    assert list(first) == ["a"] and published.registry(reg) == first
+    first.pop("a")                       # a caller's copy: the cache is untouched
+    assert list(published.registry(reg)) == ["a"]
+    import os
+    reg.write_text(entry.format(name="b"))
+    os.utime(reg, ns=(1, 10**18))        # a different mtime, whatever the clock's resolution
+    assert list(published.registry(reg)) == ["b"]

@@ -73,12 +73,25 @@ def registry_path() -> Path:
     return paths.project_root() / "data" / "remote.yaml"
 
 
+_REGISTRY_CACHE: dict[tuple[str, int, int], dict[str, "RemoteFile"]] = {}
+
+
 def registry(path: str | os.PathLike | None = None) -> dict[str, RemoteFile]:
-    """All pinned files by name."""
-    import yaml
+    """All pinned files by name. The parsed registry is kept per (file, size, mtime), so
+    a notebook that loads many files parses ``remote.yaml`` once, and an edited file is
+    read again."""
     path = Path(path) if path else registry_path()
     if not path.exists():
         raise PublishedDataError(f"no registry at {paths.display_path(path)}")
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _REGISTRY_CACHE:
+        _REGISTRY_CACHE[key] = _parse_registry(path)
+    return dict(_REGISTRY_CACHE[key])
+
+
+def _parse_registry(path: Path) -> dict[str, RemoteFile]:
+    import yaml
     doc = yaml.safe_load(path.read_text()) or {}
     out: dict[str, RemoteFile] = {}
     for entry in doc.get("files", []):
