@@ -71,7 +71,7 @@ import torch.nn.functional as F
 
 from scalinglab.train.trainer import (
     DEFAULTS, autocast_context, eval_steps, evaluate, load_data, lr_multiplier, make_optimizer,
-    model_config, perturb_weights, resolve_config, resolve_device, torch_settings,
+    model_config, perturb_weights, resolve_config, resolve_device, run_record, torch_settings,
 )
 
 # Values each run of a pack may have for itself.
@@ -363,43 +363,9 @@ def _train_packed(cfgs: list[dict[str, Any]], corpus, device: str) -> list[dict[
             if not any(active):
                 break
 
-    records = []
-    for k, cfg in enumerate(cfgs):
-        curve = curves[k]
-        losses = [v for v in curve["loss"] if math.isfinite(v)]
-        final = curve["loss"][-1]
-        trained_steps = curve["step"][-1]
-        tokens = trained_steps * tokens_per_step
-        metrics = {
-            "loss": final,
-            "bpb": final * nats_to_bits / bytes_per_token if bytes_per_token else None,
-            "min_loss": min(losses) if losses else float("nan"),
-            "train_loss": curve["train_loss"][-1],
-            "steps": trained_steps,
-            "tokens": tokens,
-            "flops": flops_6n * tokens,
-            "flops_model": flops_model * tokens,
-            "N": counts.non_embedding,
-            "N_total": counts.total,
-            "unique_tokens": unique[k],
-            "epochs": tokens / unique[k],
-            "entropy_rate": corpus.entropy_rate,
-        }
-        out = {
-            "metrics": metrics,
-            "curve": curve,
-            "counts": {
-                "params_total": counts.total, "params_embedding": counts.embedding,
-                "params_non_embedding": counts.non_embedding, "params_kaplan": counts.kaplan,
-                "flops_per_token_6n": flops_6n, "flops_per_token_model": flops_model,
-            },
-            "resolved": {key: value for key, value in cfg.items()},
-            "diverged": diverged[k],
-        }
-        if position_loss[k] is not None:
-            out["position_loss"] = position_loss[k]
-        records.append(out)
-    return records
+    return [run_record(cfg, curves[k], counts, flops_6n, flops_model, tokens_per_step, unique[k],
+                       corpus.entropy_rate, bytes_per_token, diverged[k], position_loss[k])
+            for k, cfg in enumerate(cfgs)]
 
 
 __all__ = ["train_packed", "pack_key", "packable", "PER_RUN", "SHARED", "CPU_MAX_PARAMS"]

@@ -394,6 +394,16 @@ def _train(cfg: dict[str, Any], corpus, device: str, on_eval: Callable | None = 
                 diverged = True
                 break
 
+    return run_record(cfg, curve, counts, flops_6n, flops_model, tokens_per_step, unique_tokens,
+                      corpus.entropy_rate, bytes_per_token, diverged, position_loss)
+
+
+def run_record(cfg: dict[str, Any], curve: dict[str, list], counts, flops_6n: float, flops_model: float,
+               tokens_per_step: int, unique_tokens: int, entropy_rate: float | None,
+               bytes_per_token: float | None, diverged: bool, position_loss: list | None) -> dict[str, Any]:
+    """A run's record from its learning curve: what :func:`train_run` returns (and
+    :func:`scalinglab.train.packed.train_packed` for each run of a pack)."""
+    nats_to_bits = 1.0 / math.log(2.0)
     losses = [v for v in curve["loss"] if math.isfinite(v)]
     final = curve["loss"][-1]
     trained_steps = curve["step"][-1]
@@ -411,7 +421,7 @@ def _train(cfg: dict[str, Any], corpus, device: str, on_eval: Callable | None = 
         "N_total": counts.total,
         "unique_tokens": unique_tokens,
         "epochs": tokens / unique_tokens,
-        "entropy_rate": corpus.entropy_rate,
+        "entropy_rate": entropy_rate,
     }
     out = {
         "metrics": metrics,
@@ -421,7 +431,7 @@ def _train(cfg: dict[str, Any], corpus, device: str, on_eval: Callable | None = 
             "params_non_embedding": counts.non_embedding, "params_kaplan": counts.kaplan,
             "flops_per_token_6n": flops_6n, "flops_per_token_model": flops_model,
         },
-        "resolved": {k: v for k, v in cfg.items()},
+        "resolved": dict(cfg),
         "diverged": diverged,
     }
     if position_loss is not None:
@@ -462,5 +472,5 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-__all__ = ["DEFAULTS", "train_run", "resolve_config", "evaluate", "eval_steps", "load_data",
+__all__ = ["DEFAULTS", "train_run", "run_record", "resolve_config", "evaluate", "eval_steps", "load_data",
            "make_optimizer", "model_config", "code_version", "torch_settings"]
