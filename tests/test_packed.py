@@ -19,19 +19,10 @@ from scalinglab.train import train_run
 from scalinglab.train.packed import CPU_MAX_PARAMS, pack_key, packable, train_packed
 
 import sweep_fns
+from test_train import SYNTH, small  # the trainer tests' small deterministic run
 
 RTOL = 0.0  # bitwise: see the module docstring of scalinglab.train.packed
-SYNTH = {"source": "synthetic", "vocab_size": 16, "order": 1, "branching": 2, "teleport": 0.05,
-         "train_tokens": 50_000, "val_tokens": 5_000, "document_length": 500}
 FLOATS = ("loss", "bpb", "train_loss", "min_loss")
-
-
-def small(**kw):
-    config = {"n_layer": 1, "d_model": 32, "n_head": 2, "context": 32, "batch_size": 8,
-              "steps": 40, "lr": 1e-2, "data": SYNTH, "device": "cpu", "threads": 1,
-              "deterministic": True, "eval_points": 6, "eval_windows": 32, "seed": 0}
-    config.update(kw)
-    return config
 
 
 def close(a, b, rtol=RTOL):
