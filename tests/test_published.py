@@ -329,3 +329,76 @@ def test_registry_is_parsed_once_and_reread_when_edited(tmp_path):
     reg.write_text(entry.format(name="b"))
     os.utime(reg, ns=(1, 10**18))        # a different mtime, whatever the clock's resolution
     assert list(published.registry(reg)) == ["b"]
+
+
+# An installed package (a wheel): no checkout, the registry built into the package, and
+# downloads in the per-user cache.
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """The library as a wheel installs it: no checkout, a bundled copy of data/, and a
+    home folder of its own (where the per-user cache lives)."""
+    bundled = tmp_path / "bundled"
+    (bundled / "data" / "published").mkdir(parents=True)
+    (bundled / "data" / "remote.yaml").write_bytes((ROOT / "data" / "remote.yaml").read_bytes())
+    for path in (ROOT / "data" / "published").iterdir():
+        (bundled / "data" / "published" / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(published.paths, "checkout_root", lambda: None)
+    monkeypatch.setattr(published, "BUNDLED_ROOT", bundled)
+    for var in ("SCALINGLAB_ROOT", "SCALINGLAB_BUILD", "SCALINGLAB_DATA_CACHE", "SCALINGLAB_DATA_MIRROR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.chdir(tmp_path)
+    return bundled
+
+
+def test_an_installed_package_reads_the_registry_built_into_it(installed):
+    assert published.registry_path() == installed / "data" / "remote.yaml"
+    assert set(published.registry()) == set(published.registry(ROOT / "data" / "remote.yaml"))
+    # the committed transcription travels too, and is checked against its pin
+    rf = published.entry("bnsl_four_digit_addition")
+    assert published.fetch(rf.name) == installed / rf.transcription
+    assert published.load_csv(rf.name).shape == (17, 3)
+
+
+def test_an_installed_package_built_without_its_registry_says_so(installed):
+    (installed / "data" / "remote.yaml").unlink()
+    with pytest.raises(PublishedDataError, match="built without its registry"):
+        published.registry()
+
+
+def test_an_installed_package_downloads_into_the_per_user_cache(installed, server, tmp_path, monkeypatch):
+    entry = _fake_registry(tmp_path, monkeypatch, PAYLOAD, url=server.url("/t.csv"))
+    server.routes["/t.csv"] = PAYLOAD
+    cached = tmp_path / "xdg-cache" / "scalinglab" / "data" / "github" / "o" / "r" / entry["commit"] / "t.csv"
+    assert published.cache_root() == tmp_path / "xdg-cache" / "scalinglab" / "data"
+    assert published.fetch("toy") == cached and cached.read_bytes() == PAYLOAD
+    assert not (tmp_path / "build").exists()  # nothing lands in the working folder
+    cached.write_bytes(PAYLOAD.replace(b"3", b"9"))  # altered since: refused and removed
+    monkeypatch.setenv("HOME", str(tmp_path))
+    msg = _one_line_error()
+    assert f"the cached copy ~/xdg-cache/scalinglab/data/github/o/r/{entry['commit']}/t.csv" in msg
+    assert not cached.exists() and published.fetch("toy") == cached and server.hits == ["/t.csv"] * 2
+
+
+def test_the_data_cache_variable_overrides_the_cache_folder(installed, server, tmp_path, monkeypatch):
+    entry = _fake_registry(tmp_path, monkeypatch, PAYLOAD, url=server.url("/t.csv"))
+    server.routes["/t.csv"] = PAYLOAD
+    monkeypatch.setenv("SCALINGLAB_DATA_CACHE", "mine")  # relative: from the working folder
+    cached = tmp_path / "mine" / "github" / "o" / "r" / entry["commit"] / "t.csv"
+    assert published.fetch("toy") == cached
+    cached.write_bytes(b"x")
+    assert f"the cached copy $SCALINGLAB_DATA_CACHE/github/o/r/{entry['commit']}/t.csv" in _one_line_error()
+    # inside a checkout too, the variable wins over build/data
+    monkeypatch.setattr(published.paths, "checkout_root", lambda: tmp_path)
+    assert published.cache_root() == tmp_path / "mine"
+    monkeypatch.delenv("SCALINGLAB_DATA_CACHE")
+    assert published.cache_root() == tmp_path / "build" / "data"
+
+
+def test_an_installed_package_reads_the_mirror(installed, monkeypatch):
+    mirror = ROOT.parent / "shared" / "mirror"
+    if not (mirror / "MANIFEST.tsv").exists():
+        pytest.skip("the published-data mirror is not present")
+    monkeypatch.setenv("SCALINGLAB_DATA_MIRROR", str(mirror))
+    assert published.load_csv("epoch_chinchilla_runs").shape == (245, 7)

@@ -7,8 +7,11 @@
                                             do the stored outputs survive other rounding?
     scalinglab fit FILE.csv --law chinchilla --N COL --D COL --loss COL [...]
     scalinglab isoflop FILE.csv --approach 2 --C COL --N COL --loss COL [...]
+    scalinglab data list [--json]           the published files the registry pins
+    scalinglab data fetch NAME [--output P] a verified local copy of one
     scalinglab new-paper ID --title "..."   scaffold a notebook that passes the checks
     scalinglab profiles                     the profiles and their budgets
+    scalinglab --version
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import shlex
 import sys
 from typing import Any
 
+from scalinglab.base import __version__
 from scalinglab.base.profiles import BUDGET_S, EXECUTORS, PROFILES, ParameterError
 
 # a closed pipe (`scalinglab ... | head -1`) ends every command quietly, with status 141
@@ -66,7 +70,10 @@ def _env_flag(name: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scalinglab", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="scalinglab", description="Reproduce neural scaling-law papers, fit scaling laws to "
+        "your runs, and load the data papers released.")
+    parser.add_argument("--version", action="version", version=f"scalinglab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     rep = sub.add_parser("reproduce", help="execute paper notebooks and write the scorecard")
@@ -121,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "(Hoffmann et al.'s Approaches 1 and 2)", add_help=False)
     iso.add_argument("rest", nargs=argparse.REMAINDER)
 
+    data = sub.add_parser("data", help="published files from other repositories: list them, "
+                          "fetch a verified copy", add_help=False)
+    data.add_argument("rest", nargs=argparse.REMAINDER)
+
     new = sub.add_parser("new-paper", help="scaffold a paper notebook")
     new.add_argument("paper", help="id such as smith2024_topic")
     new.add_argument("--title", required=True)
@@ -146,6 +157,9 @@ def _main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["isoflop"]:
         from scalinglab.fit.isoflop_cli import main as isoflop_main
         return isoflop_main(argv[1:])
+    if argv[:1] == ["data"]:
+        from scalinglab.data.cli import main as data_main
+        return data_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "reproduce":

@@ -15,4 +15,4 @@ base -> fit, models -> data -> train -> sweep -> theory -> repro -> site -> the
 costs nothing (``plotting`` alone imports matplotlib).
 """
 
-__version__ = "0.1.0"  # the library's version (``scalinglab.__version__``), as in pyproject.toml
+__version__ = "0.1.0"  # the package version (``scalinglab.__version__``, `scalinglab --version`); pyproject.toml reads it here

@@ -9,16 +9,22 @@ from scalinglab.base.perturb import WEIGHTS_ENV, perturbation
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def project_root() -> Path:
-    """The scalinglab checkout this library was installed from (editable install), or
-    the current directory when the library is used outside a checkout.
-    ``SCALINGLAB_ROOT`` overrides it (the runner sets it for the kernels it starts)."""
+def checkout_root() -> Path | None:
+    """The scalinglab checkout this library runs from (an editable install, or
+    ``SCALINGLAB_ROOT``, which the runner sets for the kernels it starts); None for a
+    package installed from a wheel."""
     if os.environ.get("SCALINGLAB_ROOT"):
         return Path(os.environ["SCALINGLAB_ROOT"])
     candidate = PACKAGE_DIR.parents[1]  # lib/scalinglab -> lib -> root
     if (candidate / "pyproject.toml").exists() and (candidate / "notebooks").is_dir():
         return candidate
-    return Path.cwd()
+    return None
+
+
+def project_root() -> Path:
+    """The scalinglab checkout this library runs from (:func:`checkout_root`), or the
+    current directory when the library is used outside a checkout."""
+    return checkout_root() or Path.cwd()
 
 
 def build_dir() -> Path:

@@ -4,16 +4,24 @@
     path = fetch("epoch_chinchilla_runs")        # a verified local file
     runs = load_csv("epoch_chinchilla_runs")     # as a DataFrame
 
+The registry is the checkout's ``data/remote.yaml`` when the library runs from one;
+a package built from the checkout (a wheel) carries a copy of that file and of the
+committed transcriptions (``data/published/``), taken at build time, under
+``scalinglab/bundled/data/``, so an installed scalinglab pins the same files.
+
 Where the bytes come from:
 
 1. ``$SCALINGLAB_DATA_MIRROR`` set: ``<mirror>/github/<owner>/<repo>/<commit>/<path>``
    (or ``<mirror>/<mirror_path>`` for entries derived from source code), read in place.
    A relative mirror path is taken from the project root, so ``../shared/mirror``
    works from any working directory.
-2. Otherwise: downloaded once with ``pooch`` from the pinned raw URL into
-   ``build/data/github/<owner>/<repo>/<commit>/<path>``. pooch writes to a temporary
-   file beside it and moves it into place only when its sha256 matches the pin, so a
-   failed or altered download never leaves a file that a later call would take.
+2. Otherwise: downloaded once with ``pooch`` from the pinned raw URL into the download
+   cache, at ``github/<owner>/<repo>/<commit>/<path>`` under it: ``$SCALINGLAB_DATA_CACHE``
+   when set; else the checkout's ``build/data`` (``$SCALINGLAB_BUILD/data``); else, for
+   an installed package, the platform's per-user cache folder (``~/.cache/scalinglab/data``
+   on Linux). pooch writes to a temporary file beside the target and moves it into place
+   only when its sha256 matches the pin, so a failed or altered download never leaves a
+   file that a later call would take.
 
 Every load checks the size and sha256 against the registry; a file that differs is
 refused with a one-line error naming it and both (short) hashes. Files are only ever
@@ -35,6 +43,10 @@ from typing import Any
 from scalinglab.base import paths
 
 MIRROR_ENV = "SCALINGLAB_DATA_MIRROR"
+CACHE_ENV = "SCALINGLAB_DATA_CACHE"
+# What a built package carries: data/remote.yaml and data/published/, copied by setup.py
+# at build time (the checkout's files stay the only source).
+BUNDLED_ROOT = paths.PACKAGE_DIR / "bundled"
 DOWNLOAD_TIMEOUT_S = 60  # seconds to connect, and between bytes while reading
 
 
@@ -69,8 +81,15 @@ class RemoteFile:
         return f"github/{self.repo}/{self.commit}/{self.path}"
 
 
+def data_root() -> Path:
+    """The folder whose ``data/remote.yaml`` is the registry (and whose ``data/published/``
+    holds the transcriptions): the checkout the library runs from, else the copy built
+    into the package."""
+    return paths.checkout_root() or BUNDLED_ROOT
+
+
 def registry_path() -> Path:
-    return paths.project_root() / "data" / "remote.yaml"
+    return data_root() / "data" / "remote.yaml"
 
 
 _REGISTRY_CACHE: dict[tuple[str, int, int], dict[str, "RemoteFile"]] = {}
@@ -82,6 +101,10 @@ def registry(path: str | os.PathLike | None = None) -> dict[str, RemoteFile]:
     read again."""
     path = Path(path) if path else registry_path()
     if not path.exists():
+        if BUNDLED_ROOT in path.parents:
+            raise PublishedDataError("this scalinglab package was built without its registry "
+                                     "(scalinglab/bundled/data/remote.yaml); build it from a checkout "
+                                     "with `pip install .` or `pip wheel .`")
         raise PublishedDataError(f"no registry at {paths.display_path(path)}")
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
@@ -129,10 +152,34 @@ def mirror_root(root: Path | None = None) -> Path | None:
 
 
 def cache_root(root: Path | None = None) -> Path:
-    """Where downloads go: ``build/data`` (of ``root`` when given and SCALINGLAB_BUILD is unset)."""
+    """Where downloads go: ``$SCALINGLAB_DATA_CACHE`` when set (a relative one is taken
+    from the project root); else ``build/data`` of the checkout (of ``root`` when given),
+    or ``$SCALINGLAB_BUILD/data``; else, for an installed package, the platform's
+    per-user cache folder (``~/.cache/scalinglab/data`` on Linux, ``~/Library/Caches``
+    on macOS, ``%LOCALAPPDATA%`` on Windows)."""
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (Path(root) if root else paths.project_root()) / p
     if root is not None and not os.environ.get("SCALINGLAB_BUILD"):
         return Path(root) / "build" / "data"
-    return paths.build_dir() / "data"
+    if os.environ.get("SCALINGLAB_BUILD") or paths.checkout_root() is not None:
+        return paths.build_dir() / "data"
+    return user_cache_root()
+
+
+def user_cache_root() -> Path:
+    """The platform's per-user cache folder for scalinglab's downloads."""
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("scalinglab", appauthor=False)) / "data"
+
+
+def transcription_path(rf: RemoteFile, root: Path | None = None) -> Path | None:
+    """The committed transcription of ``rf`` (None when it has none), in the checkout
+    (``root`` when given) or in the copy built into the package."""
+    if not rf.transcription:
+        return None
+    return (Path(root) if root else data_root()) / rf.transcription
 
 
 def read_path(rf: RemoteFile, root: Path | None = None) -> Path | None:
@@ -143,7 +190,7 @@ def read_path(rf: RemoteFile, root: Path | None = None) -> Path | None:
     if mirror is not None:
         return mirror / rf.relative
     if not rf.url and rf.transcription:
-        return (Path(root) if root else paths.project_root()) / rf.transcription
+        return transcription_path(rf, root)
     if rf.url:
         return cache_root(root) / rf.relative
     return None
@@ -195,11 +242,18 @@ def verify(rf: RemoteFile, path: Path, where: str | None = None, after: str = ""
 
 
 def _cache_shown(rf: RemoteFile, path: Path) -> str:
-    """A cached file as errors name it: from the project root, or under $SCALINGLAB_BUILD."""
-    try:
-        return str(path.resolve().relative_to(paths.project_root().resolve()))
-    except ValueError:
+    """A cached file as errors name it: under $SCALINGLAB_DATA_CACHE, from the checkout's
+    root, under $SCALINGLAB_BUILD, or (the per-user cache of an installed package) its
+    path with ``~`` for the home folder."""
+    if os.environ.get(CACHE_ENV, "").strip():
+        return f"${CACHE_ENV}/{rf.relative}"
+    if os.environ.get("SCALINGLAB_BUILD") or paths.checkout_root() is not None:
+        with contextlib.suppress(ValueError):
+            return str(path.resolve().relative_to(paths.project_root().resolve()))
         return f"$SCALINGLAB_BUILD/data/{rf.relative}"
+    with contextlib.suppress(ValueError, RuntimeError):
+        return str(Path("~") / path.relative_to(Path.home()))
+    return str(path)
 
 
 def _verified_cached(rf: RemoteFile, path: Path) -> Path:
@@ -329,7 +383,7 @@ def fetch(name: str) -> Path:
 
 
 def _verified_transcription(rf: RemoteFile) -> Path:
-    path = paths.project_root() / rf.transcription
+    path = transcription_path(rf)
     if not path.exists():
         raise PublishedDataError(f"{rf.name}: the transcription {rf.transcription} is missing")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -343,7 +397,7 @@ def load_csv(name: str, **read_csv_kwargs: Any):
     """The pinned file ``name`` read with ``pandas.read_csv``."""
     import pandas as pd
     path = fetch(name)
-    if entry(name).transcription and path == paths.project_root() / entry(name).transcription:
+    if path == transcription_path(entry(name)):
         read_csv_kwargs.setdefault("comment", "#")  # the transcription's source lines
     return pd.read_csv(path, **read_csv_kwargs)
 
