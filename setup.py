@@ -7,6 +7,7 @@ built (``pip wheel .``, ``pip install .``), they are copied into the built packa
 outside a checkout. An editable install reads the checkout's own files and gets no copy.
 Everything else is declared in pyproject.toml.
 """
+import shutil
 from pathlib import Path
 
 from setuptools import setup
@@ -18,8 +19,13 @@ BUNDLED = ["data/remote.yaml", "data/published"]  # relative to the repository r
 
 class BuildWithRegistry(build_py):
     def run(self):
+        editable = getattr(self, "editable_mode", False)
+        if not editable:
+            # pip builds in the source tree: start from an empty package folder, so a module
+            # removed since the last build does not ride along in the next wheel
+            shutil.rmtree(Path(self.build_lib) / "scalinglab", ignore_errors=True)
         super().run()
-        if getattr(self, "editable_mode", False):
+        if editable:
             return
         target = Path(self.build_lib) / "scalinglab" / "bundled"
         for rel in BUNDLED:
@@ -33,4 +39,5 @@ class BuildWithRegistry(build_py):
                 self.copy_file(str(path), str(out), preserve_mode=False)
 
 
-setup(cmdclass={"build_py": BuildWithRegistry})
+# setuptools' own build folders go under build/package, apart from the project's build/
+setup(cmdclass={"build_py": BuildWithRegistry}, options={"build": {"build_base": "build/package"}})

@@ -179,3 +179,17 @@ def test_the_readme_fit_examples_run(wheel_install):
     assert {c[1] for c in commands} == {"fit", "isoflop"} and len(commands) >= 4
     for argv in commands:
         _run(argv, wheel_install)
+
+
+@pytest.mark.parametrize("command", [["reproduce"], ["record", "--check"], ["golden"], ["golden-check"],
+                                     ["new-paper", "smith2024_widgets", "--title", "Widgets"]])
+def test_the_notebook_commands_say_they_need_a_checkout(wheel_install, command):
+    _, site, work, env = wheel_install
+    proc = subprocess.run([str(site / "bin" / "scalinglab"), *command], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"scalinglab: `scalinglab {command[0]}` works in a scalinglab checkout (its "
+                           "notebooks/, data/ and results/), and this scalinglab is an installed package; "
+                           "clone the repository and run it there, or set SCALINGLAB_ROOT to a checkout\n")
+    assert sorted(p.name for p in work.iterdir() if p.name not in ("runs.csv", "batch.csv", "curves.csv",
+                                                                   "chinchilla.csv")) == []

@@ -21,7 +21,7 @@ import shlex
 import sys
 from typing import Any
 
-from scalinglab.base import __version__
+from scalinglab.base import __version__, paths
 from scalinglab.base.profiles import BUDGET_S, EXECUTORS, PROFILES, ParameterError
 
 # a closed pipe (`scalinglab ... | head -1`) ends every command quietly, with status 141
@@ -67,6 +67,10 @@ def _notebook_params(env_value: str | None, given: list[str] | None) -> dict[str
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+# the commands that run, check or add the repository's notebooks
+CHECKOUT_COMMANDS = ("reproduce", "record", "golden", "golden-check", "new-paper")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +165,11 @@ def _main(argv: list[str] | None = None) -> int:
         from scalinglab.data.cli import main as data_main
         return data_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command in CHECKOUT_COMMANDS and paths.checkout_root() is None:
+        print(f"scalinglab: `scalinglab {args.command}` works in a scalinglab checkout (its notebooks/, "
+              "data/ and results/), and this scalinglab is an installed package; clone the repository "
+              "and run it there, or set SCALINGLAB_ROOT to a checkout", file=sys.stderr)
+        return 2
     try:
         if args.command == "reproduce":
             from scalinglab.repro.runner import reproduce
