@@ -1,8 +1,8 @@
 """scalinglab as a dependency: build the wheel, install it outside the checkout, and run
 the README's examples from a temporary folder with the installed package.
 
-The wheel is built from a copy of what the build reads (so no stale ``build/lib`` of the
-checkout slips in), without build isolation or an index (nothing is downloaded), and
+The wheel is built from a copy of what the build reads (so it sees only what a clone has and
+writes nothing into the checkout), without build isolation or an index (nothing is downloaded), and
 installed with ``pip install --target`` into a folder that comes first on PYTHONPATH.
 The commands run with no ``SCALINGLAB_ROOT``, their own home folder (the per-user cache)
 and the published-data mirror when one is present, as in CI.

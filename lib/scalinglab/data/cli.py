@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import filecmp
 import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from scalinglab.base import paths
@@ -40,10 +40,14 @@ def human_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _path_in_repo(rf: RemoteFile) -> str:
+    """The file's path in its repository (or the source file a derived table was read out of)."""
+    return rf.path or rf.source_path or rf.mirror_path
+
+
 def source_of(rf: RemoteFile) -> str:
-    """``owner/repo@commit10:path`` of the file (or of the source file a derived table
-    was read out of)."""
-    return f"{rf.repo}@{rf.commit[:10]}:{rf.path or rf.source_path or rf.mirror_path}"
+    """``owner/repo@commit10:path`` of the file."""
+    return f"{rf.repo}@{rf.commit[:10]}:{_path_in_repo(rf)}"
 
 
 def local_state(rf: RemoteFile) -> str:
@@ -93,7 +97,7 @@ def list_files(as_json: bool = False, out=None) -> int:
             local = published.local_copy(rf)
             items.append({
                 "name": rf.name, "repo": rf.repo, "commit": rf.commit,
-                "path": rf.path or rf.source_path or rf.mirror_path, "url": rf.url,
+                "path": _path_in_repo(rf), "url": rf.url,
                 "licence": rf.licence, "bytes": rf.bytes, "sha256": rf.sha256,
                 "description": rf.description, "local": local_state(rf),
                 "local_path": str(local) if local is not None else None,
@@ -131,22 +135,18 @@ def _copy_to(source: Path, output: Path) -> Path:
     refused."""
     target = output / source.name if output.is_dir() else output
     if target.exists():
-        if target.read_bytes() == source.read_bytes():
+        if filecmp.cmp(target, source, shallow=False):
             return target
         raise DataCommandError(f"{target} exists and differs from the pinned file; remove it or "
                                "name another --output")
     if not target.parent.is_dir():
         raise DataCommandError(f"cannot write {target}: no folder {target.parent}")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.part"
     try:
         shutil.copyfile(source, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain new file would be, not mkstemp's 0600
         os.replace(tmp, target)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise DataCommandError(f"cannot write {target}: {exc.strerror or exc}") from None
     return target
 
